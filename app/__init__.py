@@ -1,0 +1,1 @@
+"""chargenet: an open-source backend for running an EV charging network."""

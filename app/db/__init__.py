@@ -1,0 +1,1 @@
+"""Persistence: the async engine, sessions and SQLModel tables."""

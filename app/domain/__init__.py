@@ -1,0 +1,1 @@
+"""Pure rules of the charging domain: standard library only."""

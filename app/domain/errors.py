@@ -1,0 +1,41 @@
+"""The one tree of domain errors.
+
+    DomainError
+    ├── NotFound              a referenced object does not exist (names its kind and id)
+    ├── InvalidInput          a value is out of range or malformed (names the value and what was expected)
+    ├── Conflict              the request clashes with current state (e.g. a duplicate id)
+    ├── StationNotConnected   a command was sent to a station that has no open connection
+    └── CommandFailed         a station answered a command with an error, or not in time
+
+Services raise these; GraphQL turns them into result-union members or masked errors; the OCPP
+adapter answers with the protocol's statuses and CALLERRORs.
+"""
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+
+class NotFound(DomainError):
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class InvalidInput(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    pass
+
+
+class StationNotConnected(DomainError):
+    def __init__(self, station_id: str) -> None:
+        super().__init__(f"station {station_id!r} is not connected")
+        self.station_id = station_id
+
+
+class CommandFailed(DomainError):
+    pass

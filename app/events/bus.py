@@ -1,0 +1,93 @@
+"""Event bus interface and its in-process backend."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+Event = tuple[str, dict[str, Any]]
+
+
+class Subscription:
+    """Events on the topics a caller subscribed to, in publish order, as `(topic, payload)`.
+
+    A subscriber that falls more than `max_queue` events behind loses the oldest ones and
+    `dropped` counts them: live views re-read state, so a lost event is never a lost state.
+    """
+
+    def __init__(self, topics: frozenset[str], max_queue: int) -> None:
+        self.topics = topics
+        self.dropped = 0
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=max_queue)
+
+    def deliver(self, event: Event) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(event)
+
+    async def get(self) -> Event:
+        return await self._queue.get()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self._queue.get()
+
+
+class EventBus(Protocol):
+    async def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
+        """Deliver `payload` to every current subscriber of `topic` (on every instance)."""
+        ...
+
+    def subscribe(
+        self, *topics: str, max_queue: int = 1000
+    ) -> AbstractAsyncContextManager[Subscription]:
+        """Listen on `topics` for the duration of the `async with` block."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InProcessEventBus:
+    """Delivers events to subscribers in this process only (no REDIS_URL)."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    async def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
+        event = (topic, dict(payload))
+        for subscription in tuple(self._subscribers.get(topic, ())):
+            subscription.deliver(event)
+
+    @asynccontextmanager
+    async def _subscription(self, topics: frozenset[str], max_queue: int) -> AsyncIterator[Subscription]:
+        subscription = Subscription(topics, max_queue)
+        for topic in topics:
+            self._subscribers.setdefault(topic, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            for topic in topics:
+                subscribers = self._subscribers.get(topic)
+                if subscribers is not None:
+                    subscribers.discard(subscription)
+                    if not subscribers:
+                        del self._subscribers[topic]
+
+    def subscribe(
+        self, *topics: str, max_queue: int = 1000
+    ) -> AbstractAsyncContextManager[Subscription]:
+        if not topics:
+            raise ValueError("subscribe() needs at least one topic")
+        return self._subscription(frozenset(topics), max_queue)
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._subscribers.get(topic, ()))
+
+    async def close(self) -> None:
+        self._subscribers.clear()

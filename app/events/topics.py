@@ -1,0 +1,46 @@
+"""Topic names and event payload shapes. Each payload is a JSON-serialisable dict."""
+
+from datetime import datetime
+from typing import Any
+
+
+def evse_status(location_id: int | None) -> str:
+    """EVSE status changes of one location (stations without a location use `none`)."""
+    return f"location.{location_id if location_id is not None else 'none'}.evse-status"
+
+
+def station_status(station_id: str) -> str:
+    """Connection and boot events of one station."""
+    return f"station.{station_id}.status"
+
+
+def session_updated(session_id: int) -> str:
+    return f"session.{session_id}.updated"
+
+
+ALL_EVSE_STATUS = "evse-status"
+"""Every EVSE status change in the network (for the scheduler and the health monitor)."""
+
+
+def evse_status_event(
+    *,
+    location_id: int | None,
+    station_id: str,
+    evse_id: int,
+    evse_uid: str,
+    status: str,
+    previous_status: str | None,
+    error_code: str | None,
+    changed_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "type": "EvseStatusChanged",
+        "location_id": location_id,
+        "station_id": station_id,
+        "evse_id": evse_id,
+        "evse_uid": evse_uid,
+        "status": status,
+        "previous_status": previous_status,
+        "error_code": error_code,
+        "changed_at": changed_at.isoformat(),
+    }

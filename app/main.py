@@ -1,0 +1,80 @@
+"""create_app(settings): the one ASGI app with every door, its wiring and its lifespan."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from app.db.engine import SessionFactory, create_engine, create_session_factory
+from app.events import EventBus, InProcessEventBus
+from app.graphql.app import create_graphql_app
+from app.ocpp.endpoint import OcppServer
+from app.ocpp.registry import StationRegistry
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the running app holds: reachable from tests as `app.state.runtime`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: SessionFactory
+    bus: EventBus
+    registry: StationRegistry
+    ocpp: OcppServer
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    session_factory = create_session_factory(engine)
+    bus: EventBus = InProcessEventBus()
+    registry = StationRegistry(call_timeout_s=settings.ocpp_call_timeout_s)
+    ocpp = OcppServer(settings=settings, session_factory=session_factory, bus=bus, registry=registry)
+    runtime = Runtime(settings, engine, session_factory, bus, registry, ocpp)
+    graphql_app = create_graphql_app(
+        settings=settings, session_factory=session_factory, bus=bus, commander=registry
+    )
+
+    async def healthz(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready"; say which
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "stations_connected": len(registry)})
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        WebSocketRoute("/ocpp/{station_id}", ocpp),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(engine.dispose)
+            stack.push_async_callback(bus.close)
+            await stack.enter_async_context(ocpp)
+            log.info("chargenet ready (database %s)", engine.url.render_as_string(hide_password=True))
+            yield
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,45 @@
+"""Runtime configuration, read from the environment (and an optional .env file)."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob chargenet has. `.env.example` lists each with its default."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Storage. SQLite is the embedded default; PostgreSQL is the production database.
+    database_url: str = "sqlite+aiosqlite:///./chargenet.db"
+    database_echo: bool = False
+    redis_url: str | None = None
+
+    # Server.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    instance_id: str | None = None
+    log_level: str = "info"
+
+    # OCPP.
+    ocpp_allow_unknown_stations: bool = Field(
+        default=False,
+        description="Let stations without credentials connect; they boot as Pending until accepted.",
+    )
+    ocpp_heartbeat_interval_s: int = Field(default=60, ge=5, le=86_400)
+    ocpp_call_timeout_s: float = Field(default=30.0, gt=0)
+    ocpp_max_frame_bytes: int = Field(default=65_536, ge=1024)
+    ocpp_message_log_retention_days: int = Field(default=30, ge=1)
+
+    # GraphQL.
+    graphql_max_page_size: int = Field(default=100, ge=1, le=1000)
+    graphql_explorer: bool = True
+    graphql_allowed_origins: list[str] = Field(default_factory=list)
+
+    # Payments (used from the payments issue on).
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
