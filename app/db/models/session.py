@@ -24,7 +24,9 @@ class ChargingSession(SQLModel, table=True):
         max_length=36, description="2.0.1: the charger's id; 1.6: the integer chargenet assigned"
     )
     id_token: str | None = Field(default=None, max_length=36)
-    status: SessionStatus = Field(default=SessionStatus.ACTIVE, sa_column=enum_column(SessionStatus, index=True))
+    status: SessionStatus = Field(
+        default=SessionStatus.ACTIVE, sa_column=enum_column(SessionStatus, index=True)
+    )
     started_at: datetime = Field(sa_column=utc_column(nullable=False))
     ended_at: datetime | None = Field(default=None, sa_column=utc_column())
     meter_start_wh: int = Field(default=0)
@@ -34,6 +36,9 @@ class ChargingSession(SQLModel, table=True):
     soc_percent: int | None = Field(default=None)
     stop_reason: str | None = Field(default=None, max_length=32)
     last_meter_at: datetime | None = Field(default=None, sa_column=utc_column())
+    last_seq_no: int | None = Field(
+        default=None, description="2.0.1: seqNo of the last TransactionEvent applied (dedupe)"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
