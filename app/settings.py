@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     # OCPP.
     ocpp_allow_unknown_stations: bool = Field(
         default=False,
-        description="Let stations without credentials connect; they boot as Pending until accepted.",
+        description="Let unknown stations connect; they boot as Pending until an operator accepts.",
     )
     ocpp_heartbeat_interval_s: int = Field(default=60, ge=5, le=86_400)
     ocpp_call_timeout_s: float = Field(default=30.0, gt=0)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -24,8 +25,10 @@ from starlette.applications import Starlette
 
 from app.db.engine import SessionFactory, create_engine, create_session_factory
 from app.db.models import metadata
-from app.main import Runtime, create_app
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.main import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,11 +76,12 @@ async def _empty_tables(engine: AsyncEngine) -> None:
     names = [table.name for table in reversed(metadata.sorted_tables)]
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            await connection.execute(sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+            await connection.execute(
+                sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+            )
         else:
             for name in names:
                 await connection.execute(sa.text(f"DELETE FROM {name}"))
-            await connection.execute(sa.text("DELETE FROM sqlite_sequence"))
 
 
 @pytest.fixture
@@ -104,7 +108,7 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 
 @asynccontextmanager
-async def running(app: Starlette) -> AsyncIterator[Runtime]:
+async def running(app: Starlette) -> AsyncIterator["Runtime"]:
     """Run the app's lifespan (startup and shutdown) around the block."""
     async with app.router.lifespan_context(app):
         yield app.state.runtime
@@ -113,6 +117,8 @@ async def running(app: Starlette) -> AsyncIterator[Runtime]:
 @pytest.fixture
 async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Starlette]:
     """The app with its lifespan running, on an emptied database."""
+    from app.main import create_app
+
     application = create_app(settings)
     async with running(application):
         yield application
@@ -133,7 +139,7 @@ class LiveServer:
         return f"ws://{self.host}:{self.port}"
 
     @property
-    def runtime(self) -> Runtime:
+    def runtime(self) -> "Runtime":
         runtime: Runtime = self.app.state.runtime
         return runtime
 
@@ -165,5 +171,7 @@ async def serve(app: Starlette) -> AsyncIterator[LiveServer]:
 
 @pytest.fixture
 async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[LiveServer]:
+    from app.main import create_app
+
     async with serve(create_app(settings)) as server:
         yield server

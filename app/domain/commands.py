@@ -18,7 +18,10 @@ class CommandStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RequestStart:
-    """Start charging on an EVSE for a token (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction)."""
+    """Start charging on an EVSE for a token.
+
+    1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction.
+    """
 
     ocpp_evse_id: int
     id_token: str

@@ -2,7 +2,7 @@
 
     DomainError
     ├── NotFound              a referenced object does not exist (names its kind and id)
-    ├── InvalidInput          a value is out of range or malformed (names the value and what was expected)
+    ├── InvalidInput          a value is out of range or malformed (names it and what was expected)
     ├── Conflict              the request clashes with current state (e.g. a duplicate id)
     ├── StationNotConnected   a command was sent to a station that has no open connection
     └── CommandFailed         a station answered a command with an error, or not in time

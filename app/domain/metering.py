@@ -63,7 +63,7 @@ class MeterReading:
     values: tuple[SampledValue, ...]
 
     def find(self, measurand: str) -> SampledValue | None:
-        """The phase-less (total) value of `measurand`, or the first phase's when no total is given."""
+        """The total (phase-less) value of `measurand`, else the first phase's."""
         candidates = [v for v in self.values if v.measurand == measurand]
         for v in candidates:
             if v.phase is None:

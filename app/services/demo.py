@@ -1,0 +1,89 @@
+"""The demo network `make run` serves: a few Amsterdam locations with simulated stations."""
+
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from app.db.engine import SessionFactory
+from app.db.models import ChargingStation, Operator
+from app.domain.enums import IdTokenType
+from app.services.provisioning import (
+    ConnectorSpec,
+    create_id_token,
+    create_location,
+    create_station,
+)
+
+DEMO_OPERATOR = "chargenet demo"
+DEMO_PASSWORD = "demo-station-password"  # noqa: S105  (shared by the simulated demo stations)
+DEMO_TOKEN = "SIMTOKEN01"  # noqa: S105  (an RFID uid, not a secret)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSite:
+    name: str
+    address: str
+    postal_code: str
+    latitude: float
+    longitude: float
+    stations: int
+    dc_power_w: int | None  # None: AC 22 kW stations
+
+
+DEMO_SITES = (
+    DemoSite("Centraal Station P+R", "Stationsplein 1", "1012 AB", 52.3791, 4.9003, 2, None),
+    DemoSite("Museumplein", "Museumplein 6", "1071 DJ", 52.3580, 4.8818, 1, None),
+    DemoSite("Zuidas Fast Charge", "Gustav Mahlerlaan 10", "1082 PP", 52.3383, 4.8722, 2, 150_000),
+    DemoSite("NDSM Werf", "NDSM-Plein 28", "1033 WB", 52.4010, 4.8920, 1, None),
+)
+
+
+def demo_station_id(index: int) -> str:
+    """The id of the demo network's `index`-th station (0-based), as the simulator names it."""
+    return f"SIM-{index + 1:04d}"
+
+
+async def seed_demo_network(*, session_factory: SessionFactory) -> list[str]:
+    """Create the demo network once; running it again changes nothing. Returns the station ids."""
+    async with session_factory() as db:
+        operator = (await db.exec(select(Operator).where(Operator.name == DEMO_OPERATOR))).first()
+        if operator is not None:
+            rows = await db.exec(select(ChargingStation.id).order_by(ChargingStation.id))
+            return list(rows.all())
+        operator = Operator(name=DEMO_OPERATOR, country_code="NL", party_id="CNT")
+        db.add(operator)
+        await db.commit()
+        await db.refresh(operator)
+    station_ids: list[str] = []
+    for site in DEMO_SITES:
+        location = await create_location(
+            session_factory=session_factory,
+            name=site.name,
+            latitude=site.latitude,
+            longitude=site.longitude,
+            operator_id=operator.id,
+            address=site.address,
+            city="Amsterdam",
+            postal_code=site.postal_code,
+            country="NLD",
+            time_zone="Europe/Amsterdam",
+        )
+        spec = ConnectorSpec.dc(site.dc_power_w) if site.dc_power_w else ConnectorSpec()
+        for _ in range(site.stations):
+            station_id = demo_station_id(len(station_ids))
+            await create_station(
+                session_factory=session_factory,
+                station_id=station_id,
+                password=DEMO_PASSWORD,
+                location_id=location.id,
+                evses=2,
+                connector=spec,
+            )
+            station_ids.append(station_id)
+    await create_id_token(
+        session_factory=session_factory,
+        uid=DEMO_TOKEN,
+        type=IdTokenType.RFID,
+        label="demo RFID card",
+    )
+    return station_ids
