@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     session_factory = create_session_factory(engine)
     bus: EventBus = InProcessEventBus()
     registry = StationRegistry(call_timeout_s=settings.ocpp_call_timeout_s)
-    ocpp = OcppServer(settings=settings, session_factory=session_factory, bus=bus, registry=registry)
+    ocpp = OcppServer(
+        settings=settings, session_factory=session_factory, bus=bus, registry=registry
+    )
     runtime = Runtime(settings, engine, session_factory, bus, registry, ocpp)
     graphql_app = create_graphql_app(
         settings=settings, session_factory=session_factory, bus=bus, commander=registry
@@ -55,7 +57,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await connection.execute(sa.text("SELECT 1"))
         except Exception as exc:  # any failure means "not ready"; say which
             log.warning("readiness check failed: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"}, status_code=503
+            )
         return JSONResponse({"status": "ok", "database": "ok", "stations_connected": len(registry)})
 
     routes: list[BaseRoute] = [
@@ -72,7 +76,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(engine.dispose)
             stack.push_async_callback(bus.close)
             await stack.enter_async_context(ocpp)
-            log.info("chargenet ready (database %s)", engine.url.render_as_string(hide_password=True))
+            log.info(
+                "chargenet ready (database %s)", engine.url.render_as_string(hide_password=True)
+            )
             yield
 
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -19,8 +19,13 @@ async def make_location(
 ) -> Location:
     async with session_factory() as db:
         location = Location(
-            name=name or f"Location {next(_counter)}", latitude=latitude, longitude=longitude,
-            address="Damrak 1", city="Amsterdam", postal_code="1012 LG", time_zone="Europe/Amsterdam",
+            name=name or f"Location {next(_counter)}",
+            latitude=latitude,
+            longitude=longitude,
+            address="Damrak 1",
+            city="Amsterdam",
+            postal_code="1012 LG",
+            time_zone="Europe/Amsterdam",
             opening_hours={"twentyfourseven": True},
         )
         db.add(location)
@@ -56,8 +61,11 @@ async def make_station(
             assert evse.id is not None
             db.add(
                 Connector(
-                    evse_id=evse.id, ocpp_connector_id=1, standard=standard,
-                    power_type=power_type, max_electric_power=max_power_w,
+                    evse_id=evse.id,
+                    ocpp_connector_id=1,
+                    standard=standard,
+                    power_type=power_type,
+                    max_electric_power=max_power_w,
                 )
             )
         await db.commit()

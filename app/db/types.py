@@ -37,7 +37,9 @@ def utc_column(*, nullable: bool = True, index: bool = False, **kw: Any) -> Any:
     return sa.Column(UtcDateTime(), nullable=nullable, index=index, **kw)
 
 
-def enum_column(enum: type[StrEnum], *, nullable: bool = False, index: bool = False, **kw: Any) -> Any:
+def enum_column(
+    enum: type[StrEnum], *, nullable: bool = False, index: bool = False, **kw: Any
+) -> Any:
     """A `sa_column` storing a StrEnum's values as VARCHAR (no native PostgreSQL enum type)."""
     return sa.Column(
         sa.Enum(

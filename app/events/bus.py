@@ -65,7 +65,9 @@ class InProcessEventBus:
             subscription.deliver(event)
 
     @asynccontextmanager
-    async def _subscription(self, topics: frozenset[str], max_queue: int) -> AsyncIterator[Subscription]:
+    async def _subscription(
+        self, topics: frozenset[str], max_queue: int
+    ) -> AsyncIterator[Subscription]:
         subscription = Subscription(topics, max_queue)
         for topic in topics:
             self._subscribers.setdefault(topic, set()).add(subscription)

@@ -37,7 +37,9 @@ class Location(SQLModel, table=True):
     country: str = Field(default="NLD", max_length=3, description="ISO 3166-1 alpha-3")
     latitude: float
     longitude: float
-    time_zone: str = Field(default="UTC", max_length=64, description="IANA zone, e.g. Europe/Amsterdam")
+    time_zone: str = Field(
+        default="UTC", max_length=64, description="IANA zone, e.g. Europe/Amsterdam"
+    )
     opening_hours: dict[str, Any] | None = Field(
         default=None,
         sa_column=sa.Column(sa.JSON, nullable=True),

@@ -22,4 +22,6 @@ class OcppMessageLog(SQLModel, table=True):
     action: str | None = Field(default=None, max_length=64)
     payload: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
     error_code: str | None = Field(default=None, max_length=40)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False, index=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=utc_column(nullable=False, index=True)
+    )

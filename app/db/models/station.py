@@ -29,7 +29,9 @@ class ChargingStation(SQLModel, table=True):
     model: str | None = Field(default=None, max_length=50)
     serial_number: str | None = Field(default=None, max_length=50)
     firmware_version: str | None = Field(default=None, max_length=50)
-    ocpp_version: OcppVersion | None = Field(default=None, sa_column=enum_column(OcppVersion, nullable=True))
+    ocpp_version: OcppVersion | None = Field(
+        default=None, sa_column=enum_column(OcppVersion, nullable=True)
+    )
     registration_status: RegistrationStatus = Field(
         default=RegistrationStatus.ACCEPTED, sa_column=enum_column(RegistrationStatus)
     )
@@ -49,10 +51,14 @@ class Evse(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     station_id: str = Field(foreign_key="charging_station.id", index=True, max_length=48)
-    ocpp_evse_id: int = Field(ge=1, description="evseId (2.0.1) or connectorId (1.6) on the station")
+    ocpp_evse_id: int = Field(
+        ge=1, description="evseId (2.0.1) or connectorId (1.6) on the station"
+    )
     uid: str = Field(max_length=64, unique=True, description="OCPI evse_uid, unique in the network")
     status: EvseStatus = Field(default=EvseStatus.UNKNOWN, sa_column=enum_column(EvseStatus))
-    status_updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    status_updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=utc_column(nullable=False)
+    )
     error_code: str | None = Field(default=None, max_length=50)
 
 
@@ -68,7 +74,9 @@ class Connector(SQLModel, table=True):
     standard: ConnectorStandard = Field(
         default=ConnectorStandard.IEC_62196_T2, sa_column=enum_column(ConnectorStandard)
     )
-    format: ConnectorFormat = Field(default=ConnectorFormat.SOCKET, sa_column=enum_column(ConnectorFormat))
+    format: ConnectorFormat = Field(
+        default=ConnectorFormat.SOCKET, sa_column=enum_column(ConnectorFormat)
+    )
     power_type: PowerType = Field(default=PowerType.AC_3_PHASE, sa_column=enum_column(PowerType))
     max_voltage: int = Field(default=230, ge=0, description="V")
     max_amperage: int = Field(default=32, ge=0, description="A")
