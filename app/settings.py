@@ -1,6 +1,8 @@
 """Runtime configuration, read from the environment (and an optional .env file)."""
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +41,19 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
+
+    @field_validator(
+        "redis_url",
+        "instance_id",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_api_base",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """`VAR=` in an env file means "not set", as .env.example writes it."""
+        return None if value == "" else value
 
     @property
     def is_sqlite(self) -> bool:
