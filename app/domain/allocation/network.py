@@ -1,0 +1,159 @@
+"""Phasor constraint arithmetic over a compiled set of EVSEs and constraints."""
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from app.domain.allocation.model import MIN_PILOT_A, Constraint, EvseSpec
+from app.domain.errors import InvalidInput
+
+#: A membership of one EVSE in one constraint: (constraint index, real and imaginary part of
+#: coeff * exp(j * phase), |coeff|).
+Member = tuple[int, float, float, float]
+
+#: Tolerance for the final feasibility check; far inside the 1e-3 A the rules allow.
+CHECK_TOLERANCE_A = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """EVSEs and constraints indexed for fast, sparse phasor sums.
+
+    Build it once per site layout with `compile_network` and pass it to `allocate` on every
+    recompute to skip the indexing work.
+    """
+
+    evses: tuple[EvseSpec, ...]
+    constraints: tuple[Constraint, ...]
+    index: Mapping[str, int]
+    members: tuple[tuple[Member, ...], ...]
+    limits: tuple[float, ...]
+    component_of: tuple[int, ...]
+    #: Smallest pilot above 0 each EVSE may get (inf when it can get none).
+    min_on_a: tuple[float, ...]
+    #: Largest pilot each EVSE may get.
+    max_on_a: tuple[float, ...]
+    #: Pilots each EVSE accepts besides 0, ascending, or None for a continuous range.
+    steps_a: tuple[tuple[float, ...] | None, ...]
+
+
+def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]) -> Network:
+    """Index EVSEs and constraints; reject unknown EVSE ids and duplicates."""
+    index: dict[str, int] = {}
+    for i, evse in enumerate(evses):
+        if evse.id in index:
+            raise InvalidInput(f"EVSE id {evse.id!r} appears twice, expected unique ids")
+        index[evse.id] = i
+    unit = [
+        (math.cos(math.radians(e.phase_angle_deg)), math.sin(math.radians(e.phase_angle_deg)))
+        for e in evses
+    ]
+    members: list[list[Member]] = [[] for _ in evses]
+    for k, constraint in enumerate(constraints):
+        for evse_id, coeff in constraint.coeffs.items():
+            if evse_id not in index:
+                raise InvalidInput(
+                    f"constraint {constraint.name!r} names EVSE {evse_id!r}, "
+                    "expected one of the given EVSEs"
+                )
+            i = index[evse_id]
+            if coeff != 0.0:
+                cos, sin = unit[i]
+                members[i].append((k, coeff * cos, coeff * sin, abs(coeff)))
+    bounds = [_pilot_bounds(e) for e in evses]
+    return Network(
+        evses=tuple(evses),
+        constraints=tuple(constraints),
+        index=index,
+        members=tuple(tuple(m) for m in members),
+        limits=tuple(c.limit_a for c in constraints),
+        component_of=_components(len(evses), members),
+        min_on_a=tuple(b[0] for b in bounds),
+        max_on_a=tuple(b[1] for b in bounds),
+        steps_a=tuple(b[2] for b in bounds),
+    )
+
+
+def _pilot_bounds(evse: EvseSpec) -> tuple[float, float, tuple[float, ...] | None]:
+    """(smallest pilot above 0, largest pilot, accepted steps) honouring the 6 A floor."""
+    floor = max(MIN_PILOT_A, evse.min_a)
+    if evse.allowed_a is None:
+        if evse.max_a < floor:
+            return math.inf, 0.0, None
+        return floor, evse.max_a, None
+    steps = tuple(sorted({a for a in evse.allowed_a if floor <= a <= evse.max_a}))
+    if not steps:
+        return math.inf, 0.0, steps
+    return steps[0], steps[-1], steps
+
+
+def _components(n_evses: int, members: Sequence[Sequence[Member]]) -> tuple[int, ...]:
+    """Label each EVSE with its connected component (EVSEs linked through shared constraints)."""
+    parent = list(range(n_evses))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first_of: dict[int, int] = {}
+    for i, mems in enumerate(members):
+        for k, _, _, _ in mems:
+            j = first_of.setdefault(k, i)
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[ri] = rj
+    return tuple(find(i) for i in range(n_evses))
+
+
+def max_increment(
+    members: Sequence[Member],
+    delta: float,
+    sum_re: Sequence[float],
+    sum_im: Sequence[float],
+    linear: Sequence[float],
+    limits: Sequence[float],
+) -> float:
+    """Largest increment <= `delta` of one EVSE's current that keeps every constraint it is in.
+
+    Exact for phasor constraints: |S + d * c| <= L is a quadratic in d; the linear bound
+    sum |coeff_i| * I_i >= |S| skips the square root when a constraint is far from binding.
+    """
+    for k, a, b, ac in members:
+        limit = limits[k]
+        if linear[k] + ac * delta <= limit:
+            continue
+        sr, si = sum_re[k], sum_im[k]
+        c = sr * sr + si * si - limit * limit
+        if c >= 0.0:
+            return 0.0
+        q = ac * ac
+        half_b = sr * a + si * b
+        root = (-half_b + math.sqrt(half_b * half_b - q * c)) / q
+        if root < delta:
+            delta = root
+    return max(delta, 0.0)
+
+
+def constraint_currents(network: Network, pilots_a: Sequence[float]) -> list[float]:
+    """Magnitude of every constraint's phasor sum for the given pilots (indexed like EVSEs)."""
+    re = [0.0] * len(network.constraints)
+    im = [0.0] * len(network.constraints)
+    for i, mems in enumerate(network.members):
+        current = pilots_a[i]
+        if current:
+            for k, a, b, _ in mems:
+                re[k] += a * current
+                im[k] += b * current
+    return [math.hypot(r, j) for r, j in zip(re, im, strict=True)]
+
+
+def violated(network: Network, pilots_a: Sequence[float]) -> list[int]:
+    """Indices of constraints exceeded by more than `CHECK_TOLERANCE_A`."""
+    currents = constraint_currents(network, pilots_a)
+    return [
+        k
+        for k, (current, limit) in enumerate(zip(currents, network.limits, strict=True))
+        if current > limit + CHECK_TOLERANCE_A
+    ]
