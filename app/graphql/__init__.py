@@ -1,0 +1,1 @@
+"""The GraphQL API (Strawberry): queries, subscriptions and the ASGI app serving them."""

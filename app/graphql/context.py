@@ -1,0 +1,37 @@
+"""The per-request GraphQL context: a session factory, the event bus and fresh DataLoaders."""
+
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from app.db.engine import SessionFactory
+from app.events import EventBus
+from app.graphql.loaders import Loaders
+from app.services.ports import StationCommander
+from app.settings import Settings
+
+
+@dataclass
+class Context:
+    """What every resolver sees as `info.context`.
+
+    It holds a session *factory*: sibling fields resolve concurrently, so each database read
+    opens its own short session. `loaders` are replaced at the start of every operation
+    (a WebSocket connection keeps one context for all its operations).
+    """
+
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    settings: Settings
+    session_factory: SessionFactory
+    bus: EventBus
+    commander: StationCommander
+    loaders: Loaders
+    connection_params: Any = field(default=None)
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

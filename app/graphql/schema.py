@@ -1,0 +1,49 @@
+"""The schema: query and subscription roots composed from their areas, with its extensions."""
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+
+from app.domain.errors import DomainError
+from app.graphql.loaders import Loaders
+from app.graphql.queries.locations import LocationQueries
+from app.graphql.queries.node import NodeQueries
+from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
+
+MAX_QUERY_DEPTH = 10
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Show GraphQL's own errors and DomainErrors (expected, with clear messages); mask the rest."""
+    original = error.original_error
+    return original is not None and not isinstance(original, DomainError | GraphQLError)
+
+
+class FreshLoaders(SchemaExtension):
+    """New DataLoaders per operation: a WebSocket connection keeps one context for all of them."""
+
+    def on_operation(self):  # type: ignore[no-untyped-def]
+        context = self.execution_context.context
+        context.loaders = Loaders(context.session_factory)
+        yield
+
+
+@strawberry.type
+class Query(LocationQueries, NodeQueries):
+    pass
+
+
+@strawberry.type
+class Subscription(EvseStatusSubscriptions):
+    pass
+
+
+schema = strawberry.Schema(
+    query=Query,
+    subscription=Subscription,
+    extensions=[
+        FreshLoaders,
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: MaskErrors(should_mask_error=should_mask),
+    ],
+)

@@ -1,0 +1,1 @@
+"""Subscription root fields, one module per area."""

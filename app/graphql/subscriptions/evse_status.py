@@ -1,0 +1,59 @@
+"""`evseStatusChanged(locationIds)`: live EVSE status changes of some locations."""
+
+import logging
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from app.domain.errors import InvalidInput, NotFound
+from app.events import topics
+from app.graphql import fields
+from app.graphql.context import Info
+from app.graphql.types import node
+from app.graphql.types.events import EvseStatusChanged
+
+log = logging.getLogger(__name__)
+
+MAX_LOCATIONS = 100
+
+
+def parse_location_ids(values: list[strawberry.ID]) -> list[int]:
+    if not values:
+        raise InvalidInput("locationIds is empty: expected 1 to 100 Location ids")
+    if len(values) > MAX_LOCATIONS:
+        raise InvalidInput(
+            f"locationIds has {len(values)} ids: expected at most {MAX_LOCATIONS} per subscription"
+        )
+    keys: list[int] = []
+    for value in values:
+        key = node.decode_int(value, node.LOCATION)
+        if key is None:
+            raise InvalidInput(f"locationIds entry {value!r} is not a Location id")
+        keys.append(key)
+    return sorted(set(keys))
+
+
+@strawberry.type
+class EvseStatusSubscriptions:
+    @fields.subscription(
+        description="Every EVSE status change at these locations (at most 100), as it happens."
+    )
+    async def evse_status_changed(
+        self, info: Info, location_ids: list[strawberry.ID]
+    ) -> AsyncGenerator[EvseStatusChanged, None]:
+        keys = parse_location_ids(location_ids)
+        rows = await info.context.loaders.location.load_many(keys)
+        for key, row in zip(keys, rows, strict=True):
+            if row is None:
+                raise NotFound("Location", node.global_id(node.LOCATION, key).__str__())
+        subscribed = [topics.evse_status(key) for key in keys]
+        async with info.context.bus.subscribe(*subscribed) as subscription:
+            async for topic, payload in subscription:
+                try:
+                    event = EvseStatusChanged.from_payload(payload)
+                except (KeyError, TypeError, ValueError):
+                    log.warning(
+                        "dropped a malformed event on %s: %r", topic, payload, exc_info=True
+                    )
+                    continue
+                yield event
