@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from app.db.engine import SessionFactory, create_engine, create_session_factory
-from app.events import EventBus, InProcessEventBus
+from app.events import EventBus, create_event_bus
 from app.graphql.app import create_graphql_app
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     engine = create_engine(settings.database_url, echo=settings.database_echo)
     session_factory = create_session_factory(engine)
-    bus: EventBus = InProcessEventBus()
+    bus = create_event_bus(settings.redis_url)
     registry = StationRegistry(call_timeout_s=settings.ocpp_call_timeout_s)
     ocpp = OcppServer(
         settings=settings, session_factory=session_factory, bus=bus, registry=registry
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
+            await bus.start()
             stack.push_async_callback(bus.close)
             await stack.enter_async_context(ocpp)
             log.info(

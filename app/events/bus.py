@@ -50,6 +50,10 @@ class EventBus(Protocol):
         """Listen on `topics` for the duration of the `async with` block."""
         ...
 
+    async def start(self) -> None:
+        """Connect to the backend, if it has one (called by the app's lifespan)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -87,6 +91,9 @@ class InProcessEventBus:
         if not topics:
             raise ValueError("subscribe() needs at least one topic")
         return self._subscription(frozenset(topics), max_queue)
+
+    async def start(self) -> None:
+        return None
 
     def subscriber_count(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
