@@ -1,0 +1,77 @@
+"""The batching writer behind the OCPP message log: frames queue in memory, flush periodically."""
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from app.db.engine import SessionFactory
+from app.services.message_log import LoggedFrame, write_frames
+
+log = logging.getLogger(__name__)
+
+
+class MessageLogWriter:
+    """Collects frames (`record` never blocks) and writes them in batches.
+
+    Runs between `start()` and `stop()` (which flushes what is left). Past `max_pending`
+    unwritten frames the oldest are dropped and counted: the log must never slow chargers down.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        flush_interval_s: float = 0.5,
+        max_batch: int = 500,
+        max_pending: int = 50_000,
+    ) -> None:
+        self._session_factory = session_factory
+        self._interval = flush_interval_s
+        self._max_batch = max_batch
+        self._pending: deque[LoggedFrame] = deque(maxlen=max_pending)
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.written = 0
+
+    def record(self, frame: LoggedFrame) -> None:
+        if len(self._pending) == self._pending.maxlen:
+            self.dropped += 1
+        self._pending.append(frame)
+        if len(self._pending) >= self._max_batch:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        """Write every frame recorded so far (tests await this before reading the log)."""
+        async with self._lock:
+            while self._pending:
+                count = min(len(self._pending), self._max_batch)
+                batch = [self._pending.popleft() for _ in range(count)]
+                try:
+                    await write_frames(session_factory=self._session_factory, frames=batch)
+                    self.written += len(batch)
+                except Exception:  # loop top: the log is diagnostics, never worth a crash
+                    log.exception("could not write %d OCPP log frames; dropped them", len(batch))
+                    self.dropped += len(batch)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ocpp-message-log")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

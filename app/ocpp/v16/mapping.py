@@ -1,0 +1,116 @@
+"""OCPP 1.6 ⇄ domain data. `connectorId` and `idTag` exist only here: a 1.6 connector is an EVSE."""
+
+from datetime import datetime
+from typing import Any
+
+from ocpp.v16 import call
+from ocpp.v16.enums import ResetType
+
+from app.domain.commands import (
+    CommandOutcome,
+    CommandStatus,
+    RequestStart,
+    RequestStop,
+    Reset,
+    StationCommand,
+    TriggerMessage,
+)
+from app.domain.enums import AuthorizationStatus, EvseStatus, RegistrationStatus
+from app.domain.errors import InvalidInput
+from app.domain.metering import MeterReading
+from app.ocpp import common
+from app.services.stations import BootInfo
+from app.services.transactions import Authorization
+
+_STATUS = {
+    "Available": EvseStatus.AVAILABLE,
+    "Preparing": EvseStatus.CHARGING,
+    "Charging": EvseStatus.CHARGING,
+    "SuspendedEV": EvseStatus.CHARGING,
+    "SuspendedEVSE": EvseStatus.CHARGING,
+    "Finishing": EvseStatus.CHARGING,
+    "Reserved": EvseStatus.RESERVED,
+    "Unavailable": EvseStatus.INOPERATIVE,
+    "Faulted": EvseStatus.OUTOFORDER,
+}
+
+_REGISTRATION = {
+    RegistrationStatus.ACCEPTED: "Accepted",
+    RegistrationStatus.PENDING: "Pending",
+    RegistrationStatus.REJECTED: "Rejected",
+}
+
+_ANSWERS = {
+    "Accepted": CommandStatus.ACCEPTED,
+    "Rejected": CommandStatus.REJECTED,
+    "NotImplemented": CommandStatus.NOT_SUPPORTED,
+    "NotSupported": CommandStatus.NOT_SUPPORTED,
+}
+
+
+def boot_info(payload: dict[str, Any]) -> BootInfo:
+    return BootInfo(
+        vendor=payload["charge_point_vendor"],
+        model=payload["charge_point_model"],
+        serial_number=payload.get("charge_point_serial_number")
+        or payload.get("charge_box_serial_number"),
+        firmware_version=payload.get("firmware_version"),
+    )
+
+
+def registration_status(status: RegistrationStatus) -> str:
+    return _REGISTRATION[status]
+
+
+def evse_status(status: str) -> EvseStatus:
+    return _STATUS.get(status, EvseStatus.UNKNOWN)
+
+
+def evse_number(connector_id: int) -> int | None:
+    """1.6 connector n is chargenet EVSE n; connector 0 is the whole station (None)."""
+    return connector_id if connector_id > 0 else None
+
+
+def error_code(code: str) -> str | None:
+    return None if code == "NoError" else code
+
+
+def id_tag_info(authorization: Authorization) -> dict[str, Any]:
+    status = authorization.status
+    info: dict[str, Any] = {
+        "status": "Invalid" if status == AuthorizationStatus.UNKNOWN else status.value.capitalize()
+    }
+    if authorization.expires_at is not None:
+        info["expiry_date"] = authorization.expires_at.isoformat()
+    return info
+
+
+def readings(meter_value: list[dict[str, Any]] | None) -> tuple[MeterReading, ...]:
+    return common.readings(meter_value, version_unit_key="unit")
+
+
+def timestamp(value: str) -> datetime:
+    return common.parse_timestamp(value)
+
+
+def command_payload(command: StationCommand) -> Any:
+    """The 1.6 CALL payload for a domain command."""
+    match command:
+        case RequestStart(ocpp_evse_id=evse, id_token=token):
+            return call.RemoteStartTransaction(id_tag=token, connector_id=evse)
+        case RequestStop(transaction_id=transaction_id):
+            if not transaction_id.isdigit():
+                raise InvalidInput(
+                    f"transaction id {transaction_id!r}: OCPP 1.6 expects an integer"
+                )
+            return call.RemoteStopTransaction(transaction_id=int(transaction_id))
+        case Reset(hard=hard):
+            return call.Reset(type=ResetType.hard if hard else ResetType.soft)
+        case TriggerMessage(message=message, ocpp_evse_id=evse):
+            return call.TriggerMessage(requested_message=message, connector_id=evse)
+    raise InvalidInput(f"command {command!r} has no OCPP 1.6 equivalent")
+
+
+def command_outcome(result: Any) -> CommandOutcome:
+    status = str(getattr(result, "status", ""))
+    return CommandOutcome(_ANSWERS.get(status, CommandStatus.FAILED), {"status": status})

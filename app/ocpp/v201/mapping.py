@@ -1,0 +1,123 @@
+"""OCPP 2.0.1 ⇄ domain data."""
+
+from typing import Any
+
+from ocpp.v201 import call
+from ocpp.v201.datatypes import EVSEType, IdTokenType
+from ocpp.v201.enums import IdTokenEnumType, ResetEnumType
+
+from app.domain.commands import (
+    CommandOutcome,
+    CommandStatus,
+    RequestStart,
+    RequestStop,
+    Reset,
+    StationCommand,
+    TriggerMessage,
+)
+from app.domain.enums import EvseStatus, RegistrationStatus
+from app.domain.errors import InvalidInput
+from app.domain.metering import MeterReading
+from app.ocpp import common
+from app.services.stations import BootInfo
+from app.services.transactions import Authorization, TransactionEventData, TransactionEventType
+
+_STATUS = {
+    "Available": EvseStatus.AVAILABLE,
+    "Occupied": EvseStatus.CHARGING,
+    "Reserved": EvseStatus.RESERVED,
+    "Unavailable": EvseStatus.INOPERATIVE,
+    "Faulted": EvseStatus.OUTOFORDER,
+}
+
+_REGISTRATION = {
+    RegistrationStatus.ACCEPTED: "Accepted",
+    RegistrationStatus.PENDING: "Pending",
+    RegistrationStatus.REJECTED: "Rejected",
+}
+
+_ANSWERS = {
+    "Accepted": CommandStatus.ACCEPTED,
+    "Scheduled": CommandStatus.ACCEPTED,
+    "Rejected": CommandStatus.REJECTED,
+    "NotImplemented": CommandStatus.NOT_SUPPORTED,
+}
+
+
+def boot_info(charging_station: dict[str, Any]) -> BootInfo:
+    return BootInfo(
+        vendor=charging_station["vendor_name"],
+        model=charging_station["model"],
+        serial_number=charging_station.get("serial_number"),
+        firmware_version=charging_station.get("firmware_version"),
+    )
+
+
+def registration_status(status: RegistrationStatus) -> str:
+    return _REGISTRATION[status]
+
+
+def evse_status(connector_status: str) -> EvseStatus:
+    return _STATUS.get(connector_status, EvseStatus.UNKNOWN)
+
+
+def token_uid(id_token: dict[str, Any] | None) -> str | None:
+    """The token's identifier; None when the station needs no authorisation for it."""
+    if not id_token or id_token.get("type") == "NoAuthorization" or not id_token.get("id_token"):
+        return None
+    return str(id_token["id_token"])
+
+
+def id_token_info(authorization: Authorization) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": authorization.status.value.capitalize()}
+    if authorization.expires_at is not None:
+        info["cache_expiry_date_time"] = authorization.expires_at.isoformat()
+    return info
+
+
+def readings(meter_value: list[dict[str, Any]] | None) -> tuple[MeterReading, ...]:
+    return common.readings(meter_value, version_unit_key="unit_of_measure")
+
+
+def transaction_event(payload: dict[str, Any]) -> TransactionEventData:
+    info = payload["transaction_info"]
+    evse = payload.get("evse") or {}
+    return TransactionEventData(
+        event_type=TransactionEventType(payload["event_type"]),
+        transaction_id=str(info["transaction_id"]),
+        seq_no=int(payload["seq_no"]),
+        timestamp=common.parse_timestamp(payload["timestamp"]),
+        ocpp_evse_id=evse.get("id") or None,
+        ocpp_connector_id=evse.get("connector_id"),
+        id_token=token_uid(payload.get("id_token")),
+        stopped_reason=info.get("stopped_reason"),
+        readings=readings(payload.get("meter_value")),
+    )
+
+
+def command_payload(command: StationCommand) -> Any:
+    """The 2.0.1 CALL payload for a domain command."""
+    match command:
+        case RequestStart(ocpp_evse_id=evse, id_token=token, remote_start_id=remote_start_id):
+            return call.RequestStartTransaction(
+                id_token=IdTokenType(id_token=token, type=IdTokenEnumType.central),
+                remote_start_id=remote_start_id,
+                evse_id=evse,
+            )
+        case RequestStop(transaction_id=transaction_id):
+            return call.RequestStopTransaction(transaction_id=transaction_id)
+        case Reset(hard=hard):
+            return call.Reset(type=ResetEnumType.immediate if hard else ResetEnumType.on_idle)
+        case TriggerMessage(message=message, ocpp_evse_id=evse):
+            return call.TriggerMessage(
+                requested_message=message, evse=EVSEType(id=evse) if evse else None
+            )
+    raise InvalidInput(f"command {command!r} has no OCPP 2.0.1 equivalent")
+
+
+def command_outcome(result: Any) -> CommandOutcome:
+    status = str(getattr(result, "status", ""))
+    detail: dict[str, Any] = {"status": status}
+    if getattr(result, "transaction_id", None):
+        detail["transaction_id"] = result.transaction_id
+    return CommandOutcome(_ANSWERS.get(status, CommandStatus.FAILED), detail)

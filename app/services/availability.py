@@ -1,0 +1,71 @@
+"""EVSE availability: store status changes reported by stations and publish them on the bus."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import select
+
+from app.db.engine import SessionFactory
+from app.db.models import ChargingStation, Evse
+from app.domain.enums import EvseStatus
+from app.domain.errors import NotFound
+from app.events import EventBus, topics
+from app.services.stations import get_or_create_evse
+
+# A station-wide report (OCPP 1.6 connectorId 0) only says something about every EVSE when the
+# whole station is out of service; "Available" for the controller does not free busy EVSEs.
+_STATION_WIDE = frozenset({EvseStatus.INOPERATIVE, EvseStatus.OUTOFORDER})
+
+
+async def record_status(
+    *,
+    session_factory: SessionFactory,
+    bus: EventBus,
+    station_id: str,
+    ocpp_evse_id: int | None,
+    status: EvseStatus,
+    error_code: str | None = None,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """Write the status of one EVSE (or of all when `ocpp_evse_id` is None) and publish changes.
+
+    An EVSE the station reports but the database does not know yet is created. Only real changes
+    (a different status or error code) are written and published, each on the location's topic
+    and on `topics.ALL_EVSE_STATUS`. Returns the published events.
+    """
+    events: list[dict[str, Any]] = []
+    async with session_factory() as db:
+        station = await db.get(ChargingStation, station_id)
+        if station is None:
+            raise NotFound("ChargingStation", station_id)
+        if ocpp_evse_id is None:
+            if status not in _STATION_WIDE:
+                return []
+            evses = list((await db.exec(select(Evse).where(Evse.station_id == station_id))).all())
+        else:
+            evses = [await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)]
+        for evse in evses:
+            if evse.status == status and evse.error_code == error_code:
+                continue
+            assert evse.id is not None
+            events.append(
+                topics.evse_status_event(
+                    location_id=station.location_id,
+                    station_id=station_id,
+                    evse_id=evse.id,
+                    evse_uid=evse.uid,
+                    status=status.value,
+                    previous_status=evse.status.value,
+                    error_code=error_code,
+                    changed_at=at,
+                )
+            )
+            evse.status = status
+            evse.error_code = error_code
+            evse.status_updated_at = at
+        location_id = station.location_id
+        await db.commit()
+    for event in events:
+        await bus.publish(topics.evse_status(location_id), event)
+        await bus.publish(topics.ALL_EVSE_STATUS, event)
+    return events

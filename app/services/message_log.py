@@ -1,0 +1,63 @@
+"""The OCPP message log: store batches of frames, purge old ones."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from app.db.engine import SessionFactory
+from app.db.models import OcppMessageLog
+from app.domain.enums import MessageDirection, MessageKind
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFrame:
+    """One frame as it went over the wire (`payload` is the raw text)."""
+
+    station_id: str
+    direction: MessageDirection
+    kind: MessageKind
+    payload: str
+    unique_id: str | None = None
+    action: str | None = None
+    error_code: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    return value[:length] if value is not None else None
+
+
+async def write_frames(*, session_factory: SessionFactory, frames: Sequence[LoggedFrame]) -> None:
+    """Insert `frames` in one transaction (one multi-row INSERT)."""
+    if not frames:
+        return
+    rows = [
+        {
+            "station_id": frame.station_id[:48],
+            "direction": frame.direction,
+            "kind": frame.kind,
+            "unique_id": _clip(frame.unique_id, 64),
+            "action": _clip(frame.action, 64),
+            # PostgreSQL text cannot hold NUL; a frame is stored for diagnosis, not replay.
+            "payload": frame.payload.replace("\x00", "\\u0000"),
+            "error_code": _clip(frame.error_code, 40),
+            "created_at": frame.at,
+        }
+        for frame in frames
+    ]
+    async with session_factory() as db:
+        await db.exec(sa.insert(OcppMessageLog), params=rows)
+        await db.commit()
+
+
+async def purge_frames(*, session_factory: SessionFactory, older_than: datetime) -> int:
+    """Delete frames logged before `older_than`; returns how many."""
+    async with session_factory() as db:
+        result = await db.exec(
+            sa.delete(OcppMessageLog).where(col(OcppMessageLog.created_at) < older_than)
+        )
+        await db.commit()
+        return int(result.rowcount)

@@ -1,0 +1,332 @@
+"""Charging sessions from OCPP transactions: authorisation, start, meter values, stop.
+
+Energy comes from the meter register: `energy_wh = last Energy.Active.Import.Register -
+meter_start_wh`. `last_meter_at` is the time of the last register reading applied; while it is
+None the session has no baseline yet and the first register reading becomes `meter_start_wh`
+(OCPP 2.0.1 stations need not send a reading in TransactionEvent Started).
+
+Every function is idempotent against retransmission: stations resend a message they got no
+answer for, so the same start, stop or event may arrive twice.
+"""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db.engine import SessionFactory
+from app.db.models import ChargingSession, IdToken, MeterSample
+from app.domain.enums import AuthorizationStatus, SessionStatus
+from app.domain.errors import InvalidInput
+from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_percent
+from app.events import EventBus, topics
+from app.services.stations import get_or_create_evse
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    status: AuthorizationStatus
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartedSession:
+    session_id: int
+    transaction_id: str
+    authorization: Authorization | None
+
+
+class TransactionEventType(StrEnum):
+    STARTED = "Started"
+    UPDATED = "Updated"
+    ENDED = "Ended"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEventData:
+    """An OCPP 2.0.1 TransactionEvent, version-neutral."""
+
+    event_type: TransactionEventType
+    transaction_id: str
+    seq_no: int
+    timestamp: datetime
+    ocpp_evse_id: int | None = None
+    ocpp_connector_id: int | None = None
+    id_token: str | None = None
+    stopped_reason: str | None = None
+    readings: tuple[MeterReading, ...] = ()
+
+
+async def _authorize(db: AsyncSession, uid: str, at: datetime) -> Authorization:
+    token = (await db.exec(select(IdToken).where(func.lower(IdToken.uid) == uid.lower()))).first()
+    if token is None:
+        return Authorization(AuthorizationStatus.INVALID)
+    if token.status != AuthorizationStatus.ACCEPTED:
+        return Authorization(token.status, token.expires_at)
+    if token.expires_at is not None and token.expires_at <= at:
+        return Authorization(AuthorizationStatus.EXPIRED, token.expires_at)
+    return Authorization(AuthorizationStatus.ACCEPTED, token.expires_at)
+
+
+async def authorize(
+    *, session_factory: SessionFactory, id_token: str, at: datetime | None = None
+) -> Authorization:
+    """The verdict on an ID token: unknown is INVALID; BLOCKED, EXPIRED and expiry are honoured."""
+    async with session_factory() as db:
+        return await _authorize(db, id_token, at or datetime.now(UTC))
+
+
+def _apply_readings(
+    db: AsyncSession,
+    *,
+    station_id: str,
+    evse_id: int | None,
+    session: ChargingSession | None,
+    readings: Iterable[MeterReading],
+) -> bool:
+    """Store every sampled value; update the session's energy, power and SoC. True if changed."""
+    changed = False
+    for reading in sorted(readings, key=lambda r: r.timestamp):
+        for value in reading.values:
+            db.add(
+                MeterSample(
+                    session_id=session.id if session else None,
+                    evse_id=evse_id,
+                    station_id=station_id,
+                    sampled_at=reading.timestamp,
+                    measurand=value.measurand[:64],
+                    phase=value.phase,
+                    location=value.location,
+                    context=value.context,
+                    value=value.value,
+                    unit=value.unit[:16],
+                )
+            )
+        if session is None or session.status == SessionStatus.COMPLETED:
+            continue
+        if session.last_meter_at is not None and reading.timestamp < session.last_meter_at:
+            continue  # a late, older reading must not move the totals backwards
+        register = energy_register_wh(reading)
+        if register is not None:
+            if session.last_meter_at is None:
+                session.meter_start_wh = register
+            session.energy_wh = max(0, register - session.meter_start_wh)
+            session.last_meter_at = reading.timestamp
+        if (watts := power_w(reading)) is not None:
+            session.power_w = watts
+        if (soc := soc_percent(reading)) is not None:
+            session.soc_percent = soc
+        changed = True
+    return changed
+
+
+def _end(
+    session: ChargingSession, *, at: datetime, meter_stop_wh: int | None, reason: str | None
+) -> None:
+    if meter_stop_wh is not None:
+        session.energy_wh = max(0, meter_stop_wh - session.meter_start_wh)
+    session.meter_stop_wh = session.meter_start_wh + session.energy_wh
+    session.status = SessionStatus.COMPLETED
+    session.ended_at = at
+    session.stop_reason = reason[:32] if reason else None
+    session.power_w = 0
+
+
+def _session_event(session: ChargingSession) -> dict[str, Any]:
+    return {
+        "type": "SessionUpdated",
+        "session_id": session.id,
+        "station_id": session.station_id,
+        "evse_id": session.evse_id,
+        "status": session.status.value,
+        "energy_wh": session.energy_wh,
+        "power_w": session.power_w,
+        "soc_percent": session.soc_percent,
+        "ended_at": session.ended_at.isoformat() if session.ended_at else None,
+    }
+
+
+async def _publish(bus: EventBus, session: ChargingSession | None) -> None:
+    if session is not None and session.id is not None:
+        await bus.publish(topics.session_updated(session.id), _session_event(session))
+
+
+async def _find(db: AsyncSession, station_id: str, transaction_id: str) -> ChargingSession | None:
+    statement = select(ChargingSession).where(
+        ChargingSession.station_id == station_id, ChargingSession.transaction_id == transaction_id
+    )
+    return (await db.exec(statement)).first()
+
+
+async def start_session(
+    *,
+    session_factory: SessionFactory,
+    bus: EventBus,
+    station_id: str,
+    ocpp_evse_id: int,
+    ocpp_connector_id: int = 1,
+    id_token: str | None,
+    meter_start_wh: int,
+    started_at: datetime,
+) -> StartedSession:
+    """OCPP 1.6 StartTransaction: a new ACTIVE session; its pk is the 1.6 transactionId.
+
+    A retransmission (same station, EVSE, token and start time) returns the session already
+    created. A rejected token still gets a session (the spec requires a transactionId; the
+    station stops it at once): the answer carries the verdict.
+    """
+    async with session_factory() as db:
+        authorization = await _authorize(db, id_token, started_at) if id_token else None
+        evse = await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
+        existing = (
+            await db.exec(
+                select(ChargingSession).where(
+                    ChargingSession.station_id == station_id,
+                    ChargingSession.evse_id == evse.id,
+                    ChargingSession.id_token == id_token,
+                    ChargingSession.started_at == started_at,
+                )
+            )
+        ).first()
+        if existing is not None:
+            assert existing.id is not None
+            return StartedSession(existing.id, existing.transaction_id, authorization)
+        assert evse.id is not None
+        session = ChargingSession(
+            station_id=station_id,
+            evse_id=evse.id,
+            ocpp_connector_id=ocpp_connector_id,
+            transaction_id=f"new-{uuid.uuid4().hex}",
+            id_token=id_token,
+            started_at=started_at,
+            meter_start_wh=meter_start_wh,
+            last_meter_at=started_at,
+        )
+        db.add(session)
+        await db.flush()
+        assert session.id is not None
+        session.transaction_id = str(session.id)
+        await db.commit()
+    await _publish(bus, session)
+    return StartedSession(session.id, session.transaction_id, authorization)
+
+
+async def stop_session(
+    *,
+    session_factory: SessionFactory,
+    bus: EventBus,
+    station_id: str,
+    transaction_id: str,
+    meter_stop_wh: int | None,
+    ended_at: datetime,
+    reason: str | None = None,
+    id_token: str | None = None,
+    readings: tuple[MeterReading, ...] = (),
+) -> Authorization | None:
+    """OCPP 1.6 StopTransaction. A repeat for a completed or unknown session changes nothing."""
+    async with session_factory() as db:
+        authorization = await _authorize(db, id_token, ended_at) if id_token else None
+        session = await _find(db, station_id, transaction_id)
+        if session is None or session.status == SessionStatus.COMPLETED:
+            return authorization
+        _apply_readings(
+            db, station_id=station_id, evse_id=session.evse_id, session=session, readings=readings
+        )
+        _end(session, at=ended_at, meter_stop_wh=meter_stop_wh, reason=reason)
+        session.updated_at = datetime.now(UTC)
+        await db.commit()
+    await _publish(bus, session)
+    return authorization
+
+
+async def record_meter_values(
+    *,
+    session_factory: SessionFactory,
+    bus: EventBus,
+    station_id: str,
+    ocpp_evse_id: int | None,
+    transaction_id: str | None,
+    readings: tuple[MeterReading, ...],
+) -> None:
+    """Store meter readings of an EVSE (None: the station's main meter), for a session if given."""
+    async with session_factory() as db:
+        session = await _find(db, station_id, transaction_id) if transaction_id else None
+        evse_id: int | None = session.evse_id if session else None
+        if evse_id is None and ocpp_evse_id:
+            evse = await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
+            evse_id = evse.id
+        changed = _apply_readings(
+            db, station_id=station_id, evse_id=evse_id, session=session, readings=readings
+        )
+        if session is not None and changed:
+            session.updated_at = datetime.now(UTC)
+        await db.commit()
+    if changed:
+        await _publish(bus, session)
+
+
+async def apply_transaction_event(
+    *,
+    session_factory: SessionFactory,
+    bus: EventBus,
+    station_id: str,
+    event: TransactionEventData,
+) -> Authorization | None:
+    """OCPP 2.0.1 TransactionEvent. The charger's transactionId names the session.
+
+    An event whose seqNo is not above the last applied one is a retransmission and changes
+    nothing; so does anything after the session ended. A session whose Started event was lost
+    is created by the first event that names its EVSE.
+    """
+    async with session_factory() as db:
+        authorization = (
+            await _authorize(db, event.id_token, event.timestamp) if event.id_token else None
+        )
+        session = await _find(db, station_id, event.transaction_id)
+        if session is not None and (
+            session.status == SessionStatus.COMPLETED
+            or (session.last_seq_no is not None and event.seq_no <= session.last_seq_no)
+        ):
+            return authorization
+        if session is None:
+            if event.ocpp_evse_id is None:
+                raise InvalidInput(
+                    f"TransactionEvent {event.event_type} for unknown transaction "
+                    f"{event.transaction_id!r} has no evse: expected evse.id on the first event"
+                )
+            evse = await get_or_create_evse(
+                db, station_id=station_id, ocpp_evse_id=event.ocpp_evse_id
+            )
+            assert evse.id is not None
+            session = ChargingSession(
+                station_id=station_id,
+                evse_id=evse.id,
+                ocpp_connector_id=event.ocpp_connector_id or 1,
+                transaction_id=event.transaction_id[:36],
+                id_token=event.id_token,
+                started_at=event.timestamp,
+            )
+            db.add(session)
+            await db.flush()
+        if session.id_token is None and event.id_token:
+            session.id_token = event.id_token
+        session.last_seq_no = event.seq_no
+        _apply_readings(
+            db,
+            station_id=station_id,
+            evse_id=session.evse_id,
+            session=session,
+            readings=event.readings,
+        )
+        if event.event_type == TransactionEventType.ENDED:
+            _end(session, at=event.timestamp, meter_stop_wh=None, reason=event.stopped_reason)
+        session.updated_at = datetime.now(UTC)
+        await db.commit()
+    await _publish(bus, session)
+    return authorization
