@@ -1,0 +1,189 @@
+"""evseStatusChanged over a real WebSocket (both subprotocols), fed by the running app's bus."""
+
+import asyncio
+import base64
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import websockets
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+
+from app.db.engine import SessionFactory
+from app.events import Subscription, topics
+from app.settings import Settings
+from tests.conftest import LiveServer
+from tests.factories import make_location
+
+pytestmark = pytest.mark.e2e
+
+SUBSCRIPTION = """
+subscription Watch($ids: [ID!]!) {
+  evseStatusChanged(locationIds: $ids) {
+    locationId evseId evseUid stationIdentity status previousStatus errorCode changedAt
+  }
+}
+"""
+PROTOCOLS = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL, WebsocketsTransport.APOLLO_SUBPROTOCOL]
+
+
+def global_id(type_name: str, key: int | None) -> str:
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+def status_event(
+    location_id: int | None, evse_id: int, status: str, previous: str
+) -> dict[str, Any]:
+    return topics.evse_status_event(
+        location_id=location_id,
+        station_id="CS-SUB-1",
+        evse_id=evse_id,
+        evse_uid=f"CS-SUB-1*{evse_id}",
+        status=status,
+        previous_status=previous,
+        error_code=None,
+        changed_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def subscribed(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[set[str]]:
+    """Topics of each subscription the server opens on its bus, once it is open."""
+    opened: asyncio.Queue[set[str]] = asyncio.Queue()
+    bus = live_server.runtime.bus
+    subscribe = bus.subscribe
+
+    @asynccontextmanager
+    async def watched(*names: str, max_queue: int = 1000) -> AsyncIterator[Subscription]:
+        async with subscribe(*names, max_queue=max_queue) as subscription:
+            opened.put_nowait(set(names))
+            yield subscription
+
+    monkeypatch.setattr(bus, "subscribe", watched)
+    return opened
+
+
+def transport(server: LiveServer, subprotocol: str, **kw: Any) -> WebsocketsTransport:
+    return WebsocketsTransport(url=f"{server.ws_url}/graphql", subprotocols=[subprotocol], **kw)
+
+
+@pytest.mark.parametrize("subprotocol", PROTOCOLS, ids=["graphql-transport-ws", "graphql-ws"])
+async def test_subscriber_receives_status_changes_of_its_locations_only(
+    live_server: LiveServer,
+    session_factory: SessionFactory,
+    subscribed: asyncio.Queue[set[str]],
+    subprotocol: str,
+) -> None:
+    watched = await make_location(session_factory, name="watched")
+    also_watched = await make_location(session_factory, name="also watched")
+    other = await make_location(session_factory, name="other")
+    bus = live_server.runtime.bus
+    ids = [global_id("Location", watched.id), global_id("Location", also_watched.id)]
+    request = GraphQLRequest(SUBSCRIPTION, variable_values={"ids": ids})
+    async with (
+        asyncio.timeout(15),
+        Client(transport=transport(live_server, subprotocol)) as session,
+    ):
+        stream: AsyncGenerator[dict[str, Any], None] = session.subscribe(request)
+        first = asyncio.create_task(anext(stream))
+        assert await subscribed.get() == {
+            topics.evse_status(watched.id),
+            topics.evse_status(also_watched.id),
+        }
+        # Published first: if events of other locations leaked, this would arrive first.
+        await bus.publish(
+            topics.evse_status(other.id), status_event(other.id, 9, "OUTOFORDER", "AVAILABLE")
+        )
+        await bus.publish(
+            topics.evse_status(watched.id), status_event(watched.id, 1, "CHARGING", "AVAILABLE")
+        )
+        await bus.publish(
+            topics.evse_status(also_watched.id),
+            status_event(also_watched.id, 2, "AVAILABLE", "UNKNOWN"),
+        )
+        received = [await first, await anext(stream)]
+        await stream.aclose()
+    assert [r["evseStatusChanged"] for r in received] == [
+        {
+            "locationId": global_id("Location", watched.id),
+            "evseId": global_id("Evse", 1),
+            "evseUid": "CS-SUB-1*1",
+            "stationIdentity": "CS-SUB-1",
+            "status": "CHARGING",
+            "previousStatus": "AVAILABLE",
+            "errorCode": None,
+            "changedAt": "2025-01-02T03:04:05+00:00",
+        },
+        {
+            "locationId": global_id("Location", also_watched.id),
+            "evseId": global_id("Evse", 2),
+            "evseUid": "CS-SUB-1*2",
+            "stationIdentity": "CS-SUB-1",
+            "status": "AVAILABLE",
+            "previousStatus": "UNKNOWN",
+            "errorCode": None,
+            "changedAt": "2025-01-02T03:04:05+00:00",
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        ([], "locationIds is empty"),
+        (["not-an-id"], "locationIds entry 'not-an-id' is not a Location id"),
+        ([global_id("Evse", 1)], "is not a Location id"),
+        ([global_id("Location", 424242)], "not found"),
+        ([global_id("Location", i) for i in range(101)], "expected at most 100"),
+    ],
+    ids=["empty", "malformed", "wrong-type", "unknown", "too-many"],
+)
+async def test_bad_location_ids_are_refused(
+    live_server: LiveServer, session_factory: SessionFactory, ids: list[str], message: str
+) -> None:
+    await make_location(session_factory)
+    request = GraphQLRequest(SUBSCRIPTION, variable_values={"ids": ids})
+    async with (
+        asyncio.timeout(15),
+        Client(transport=transport(live_server, PROTOCOLS[0])) as session,
+    ):
+
+        async def consume() -> list[dict[str, Any]]:
+            return [event async for event in session.subscribe(request)]
+
+        with pytest.raises(TransportQueryError) as refused:
+            await consume()
+    assert message in str(refused.value)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"graphql_allowed_origins": ["https://app.example.org"]})
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [(None, True), ("https://app.example.org", True), ("https://evil.example.com", False)],
+    ids=["no-origin", "allowed-origin", "foreign-origin"],
+)
+async def test_browser_websockets_need_an_allowed_origin(
+    live_server: LiveServer, origin: str | None, accepted: bool
+) -> None:
+    url = f"{live_server.ws_url}/graphql"
+    kwargs: dict[str, Any] = {"subprotocols": [PROTOCOLS[0]]}
+    if origin is not None:
+        kwargs["origin"] = origin
+    async with asyncio.timeout(10):
+        if accepted:
+            async with websockets.connect(url, **kwargs) as ws:
+                await ws.send('{"type": "connection_init"}')
+                assert await ws.recv() == '{"type":"connection_ack"}'
+        else:
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(url, **kwargs):
+                    pass
+            assert refused.value.response.status_code == 403

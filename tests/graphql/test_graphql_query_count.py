@@ -1,0 +1,73 @@
+"""A page of locations with EVSEs, connectors and stations costs the same SQL at any page size."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from app.db.engine import SessionFactory
+from tests.factories import make_location, make_station
+from tests.graphql.conftest import GraphQLClient
+
+DEEP_PAGE = """
+query Deep($first: Int, $filter: LocationFilter) {
+  locations(first: $first, filter: $filter) {
+    totalCount
+    edges { node {
+      name distanceMeters availableEvses totalEvses maxPowerKw
+      evses { uid status connectors { standard maxElectricPowerKw } station { identity online } }
+    } }
+  }
+}
+"""
+
+
+@contextmanager
+def counting_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [None, {"near": {"latitude": 52.37, "longitude": 4.89}, "radiusMeters": 100_000}],
+    ids=["by-id", "by-distance"],
+)
+async def test_statement_count_does_not_grow_with_page_size(
+    app: Starlette,
+    graphql: GraphQLClient,
+    session_factory: SessionFactory,
+    filter_: dict[str, object] | None,
+) -> None:
+    for i in range(50):
+        location = await make_location(
+            session_factory, name=f"Q{i:02d}", latitude=52.37 + i / 1000, longitude=4.89
+        )
+        await make_station(session_factory, location=location, evses=2, password=None)
+    engine: AsyncEngine = app.state.runtime.engine
+    await graphql.data(DEEP_PAGE, first=1, filter=filter_)  # warm up connections and caches
+
+    counts: dict[int, int] = {}
+    for first in (5, 50):
+        with counting_statements(engine) as statements:
+            data = await graphql.data(DEEP_PAGE, first=first, filter=filter_)
+        edges = data["locations"]["edges"]
+        assert len(edges) == first
+        assert all(len(edge["node"]["evses"]) == 2 for edge in edges)
+        assert all(edge["node"]["evses"][0]["connectors"] for edge in edges)
+        counts[first] = len(statements)
+    assert counts[5] == counts[50], counts
+    # The page (2), EVSEs by location, connectors by EVSE, stations by id.
+    assert counts[5] <= 5, counts
