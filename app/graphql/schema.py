@@ -1,5 +1,7 @@
 """The schema: query and subscription roots composed from their areas, with its extensions."""
 
+from collections.abc import Iterator
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
@@ -22,7 +24,7 @@ def should_mask(error: GraphQLError) -> bool:
 class FreshLoaders(SchemaExtension):
     """New DataLoaders per operation: a WebSocket connection keeps one context for all of them."""
 
-    def on_operation(self):  # type: ignore[no-untyped-def]
+    def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         context.loaders = Loaders(context.session_factory)
         yield

@@ -48,6 +48,12 @@ async def test_syntax_and_validation_errors_are_explained(graphql: GraphQLClient
     assert messages == ["Cannot query field 'nope' on type 'LocationConnection'."]
 
 
+async def test_deep_queries_are_refused(graphql: GraphQLClient) -> None:
+    deep = "{ locations " + "{ a " * 11 + "}" * 12
+    messages = await graphql.error_messages(deep)
+    assert "'anonymous' exceeds maximum operation depth of 10" in messages
+
+
 async def test_graphiql_is_served_on_get(graphql: GraphQLClient) -> None:
     response = await graphql.http.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
