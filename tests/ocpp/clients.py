@@ -17,6 +17,18 @@ PASSWORD = "secret-password-1"
 V16 = "ocpp1.6"
 V201 = "ocpp2.0.1"
 
+BOOT16 = json.dumps(
+    [2, "ok-1", "BootNotification", {"chargePointVendor": "A", "chargePointModel": "B"}]
+)
+BOOT201 = json.dumps(
+    [
+        2,
+        "ok-1",
+        "BootNotification",
+        {"chargingStation": {"vendorName": "A", "model": "B"}, "reason": "PowerUp"},
+    ]
+)
+
 
 def basic_auth(station_id: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
@@ -24,26 +36,18 @@ def basic_auth(station_id: str, password: str) -> dict[str, str]:
 
 
 class Charger16(v16.ChargePoint):
-    """A 1.6 charger that accepts remote starts, or never answers them when `mute`."""
-
-    mute = False
+    """A 1.6 charger that accepts remote starts."""
 
     @on("RemoteStartTransaction")
     async def on_remote_start(self, id_tag: str, **_: Any) -> Any:
-        if self.mute:
-            await asyncio.Event().wait()
         return v16.call_result.RemoteStartTransaction(status="Accepted")
 
 
 class Charger201(v201.ChargePoint):
-    """A 2.0.1 charger that accepts remote starts, or never answers them when `mute`."""
-
-    mute = False
+    """A 2.0.1 charger that accepts remote starts."""
 
     @on("RequestStartTransaction")
     async def on_request_start(self, id_token: dict[str, Any], **_: Any) -> Any:
-        if self.mute:
-            await asyncio.Event().wait()
         return v201.call_result.RequestStartTransaction(status="Accepted", transaction_id="tx-r")
 
 
@@ -81,7 +85,6 @@ async def charger(
     *,
     version: str = V16,
     password: str = PASSWORD,
-    mute: bool = False,
 ) -> AsyncIterator[Any]:
     """A connected charger running its receive loop; yields its ChargePoint."""
     async with raw_socket(server, station_id, subprotocols=(version,), password=password) as ws:
@@ -89,7 +92,6 @@ async def charger(
         charge_point = (Charger16 if version == V16 else Charger201)(
             station_id, ws, response_timeout=5
         )
-        charge_point.mute = mute
         task = asyncio.create_task(charge_point.start())
         try:
             yield charge_point
