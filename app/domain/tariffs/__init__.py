@@ -1,15 +1,14 @@
 """The pricing engine on the OCPI 2.2.1 tariff model: tariffs, session timelines, exact costs."""
 
-from app.domain.tariffs.describe import describe_tariff
-from app.domain.tariffs.engine import (
+from app.domain.tariffs.cost import (
     BilledDimension,
     DimensionCost,
     PricedPeriod,
     PriceLimit,
     SessionCost,
-    estimate_cost,
-    price_session,
 )
+from app.domain.tariffs.describe import describe_tariff
+from app.domain.tariffs.engine import estimate_cost, price_session
 from app.domain.tariffs.model import (
     CURRENCY_EXPONENTS,
     DayOfWeek,
