@@ -274,7 +274,7 @@ def run_one(scenario: dict[str, Any], algorithm: str) -> Result:
     return Result(
         scenario=scenario["file"],
         algorithm=algorithm,
-        energy_delivered_pct=round(100 * delivered / requested, 2) if requested else 100.0,
+        energy_delivered_pct=round(100 * delivered / requested, 3) if requested else 100.0,
         demands_met_pct=round(100 * met / len(evs), 2) if evs else 100.0,
         violations=count_violations(scenario, pilots),
         pilots_below_6a=int(np.count_nonzero((pilots > 1e-9) & (pilots < 6.0 - 1e-9))),

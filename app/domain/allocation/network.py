@@ -29,6 +29,8 @@ class Network:
     members: tuple[tuple[Member, ...], ...]
     limits: tuple[float, ...]
     component_of: tuple[int, ...]
+    #: Whether all EVSEs of each EVSE's component draw current at one phase angle.
+    single_phase: tuple[bool, ...]
     #: Smallest pilot above 0 each EVSE may get (inf when it can get none).
     min_on_a: tuple[float, ...]
     #: Largest pilot each EVSE may get.
@@ -61,13 +63,18 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
                 cos, sin = unit[i]
                 members[i].append((k, coeff * cos, coeff * sin, abs(coeff)))
     bounds = [_pilot_bounds(e) for e in evses]
+    component_of = _components(len(evses), members)
+    angles: dict[int, set[float]] = {}
+    for i, evse in enumerate(evses):
+        angles.setdefault(component_of[i], set()).add(evse.phase_angle_deg % 360.0)
     return Network(
         evses=tuple(evses),
         constraints=tuple(constraints),
         index=index,
         members=tuple(tuple(m) for m in members),
         limits=tuple(c.limit_a for c in constraints),
-        component_of=_components(len(evses), members),
+        component_of=component_of,
+        single_phase=tuple(len(angles[c]) == 1 for c in component_of),
         min_on_a=tuple(b[0] for b in bounds),
         max_on_a=tuple(b[1] for b in bounds),
         steps_a=tuple(b[2] for b in bounds),
