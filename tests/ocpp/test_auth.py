@@ -1,0 +1,56 @@
+"""Station authentication: Basic credentials, argon2 off the loop, and the verification cache."""
+
+import base64
+
+import pytest
+
+from app.db.engine import SessionFactory
+from app.db.models import ChargingStation
+from app.domain.enums import RegistrationStatus
+from app.ocpp.auth import StationAuthenticator, basic_credentials
+from tests.factories import make_station
+
+
+def _header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param(_header("CS-1", "p:w"), ("CS-1", "p:w"), id="colon-in-password"),
+        pytest.param("Bearer abc", None, id="other-scheme"),
+        pytest.param("Basic !!!", None, id="not-base64"),
+        pytest.param("Basic " + base64.b64encode(b"nocolon").decode(), None, id="no-colon"),
+        pytest.param(None, None, id="missing"),
+    ],
+)
+def test_basic_credentials(header: str | None, expected: tuple[str, str] | None) -> None:
+    assert basic_credentials(header) == expected
+
+
+async def test_a_verified_password_is_not_hashed_again(session_factory: SessionFactory) -> None:
+    await make_station(session_factory, station_id="CS-A1", password="right")
+    auth = StationAuthenticator(session_factory=session_factory, allow_unknown=False)
+    assert await auth.authenticate("CS-A1", _header("CS-A1", "right"))
+    assert await auth.authenticate("CS-A1", _header("CS-A1", "right"))
+    assert auth.argon2_checks == 1
+    assert not await auth.authenticate("CS-A1", _header("CS-A1", "wrong"))
+    assert not await auth.authenticate("CS-A1", _header("CS-OTHER", "right"))
+    assert auth.argon2_checks == 2  # the wrong password was checked; the wrong user was not
+
+
+async def test_stations_without_password_need_allow_unknown(
+    session_factory: SessionFactory,
+) -> None:
+    await make_station(session_factory, station_id="CS-NOPW", password=None)
+    strict = StationAuthenticator(session_factory=session_factory, allow_unknown=False)
+    lenient = StationAuthenticator(session_factory=session_factory, allow_unknown=True)
+    assert not await strict.authenticate("CS-NOPW", None)
+    assert not await strict.authenticate("CS-GHOST", None)
+    assert await lenient.authenticate("CS-NOPW", None)
+    assert await lenient.authenticate("CS-GHOST", None)
+    async with session_factory() as db:
+        ghost = await db.get(ChargingStation, "CS-GHOST")
+    assert ghost is not None
+    assert ghost.registration_status == RegistrationStatus.PENDING
