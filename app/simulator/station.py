@@ -6,6 +6,7 @@ import time
 
 from ocpp.exceptions import OCPPError
 
+from app.simulator.link import Outgoing
 from app.simulator.model import EvseState, StartRequest, Transaction
 from app.simulator.steps import LINK_ERRORS, StationSteps
 
@@ -127,17 +128,24 @@ class SimulatedStation(StationSteps):
                 await self._status(evse, "available")
                 return
         remote_start_id = request.remote_start_id if request else None
-        self.begin_transaction(evse.id, token, remote_start_id=remote_start_id)
+        await self._answered(
+            self.begin_transaction(evse.id, token, remote_start_id=remote_start_id)
+        )
         tx = evse.transaction
         assert tx is not None
         await self._status(evse, "charging")
         reason = await self._charge(evse, tx)
         if reason is not None:
-            self.end_transaction(evse.id, reason)
+            await self._answered(self.end_transaction(evse.id, reason))
         await self._status(evse, "finishing")
         await asyncio.sleep(evse.rng.uniform(*UNPLUG_S) / self.time_scale)
         evse.vehicle = None
         await self._status(evse, "available" if evse.operative else "unavailable")
+
+    async def _answered(self, item: Outgoing) -> None:
+        """Online, let the CSMS answer a start or stop before the status that follows it."""
+        if self.online:
+            await asyncio.wait([item.done], timeout=self.call_timeout_s)
 
     async def _charge(self, evse: EvseState, tx: Transaction) -> str | None:
         """Queue meter values until the driver leaves, the battery is full or the CSMS refused
