@@ -249,3 +249,30 @@ async def test_a_dropped_connection_is_reopened_and_the_station_boots_again(
     assert [f.action for f in csms.frames].count("BootNotification") == 2
     assert station.stats.reconnects == 1
     assert station.stats.boots == 2
+
+
+async def test_trigger_message_and_reset_are_acted_on(protocol: str) -> None:
+    if protocol == "1.6":
+        trigger: Any = call16.TriggerMessage(requested_message="StatusNotification", connector_id=1)
+        reset: Any = call16.Reset(type="Soft")
+    else:
+        trigger = call201.TriggerMessage(requested_message="StatusNotification", evse={"id": 1})
+        reset = call201.Reset(type="Immediate")
+    async with running_csms() as csms:
+        station = station_for(csms, protocol)
+        station.idle_s = (1e6, 1e6)
+        sid = station.station_id
+        runner = asyncio.create_task(station.run())
+        try:
+            await csms.wait_for(lambda _: csms.of("StatusNotification"))
+            assert (await csms.call(sid, trigger)).status == "Accepted"
+            await csms.wait_for(lambda _: len(csms.of("StatusNotification")) == 2)
+            assert (await csms.call(sid, reset)).status == "Accepted"
+            await csms.wait_for(lambda _: len(csms.of("StatusNotification")) == 3)  # rebooted
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    boots = csms.of("BootNotification")
+    assert len(boots) == 2
+    if protocol == "2.0.1":
+        assert [b["reason"] for b in boots] == ["PowerUp", "RemoteReset"]
