@@ -47,13 +47,12 @@ def _component(tariff: Tariff, c: PriceComponent) -> str:
         return f"{_money(tariff, c.price)}/kWh{step}"
     minor = Decimal(1).scaleb(-tariff.exponent)
     per_minute = c.price / 60
-    rate = (
-        f"{_money(tariff, per_minute)}/min"
-        if per_minute == per_minute.quantize(minor)
-        else f"{_money(tariff, c.price)}/h"
-    )
+    by_minute = per_minute == per_minute.quantize(minor)
+    rate = f"{_money(tariff, per_minute)}/min" if by_minute else f"{_money(tariff, c.price)}/h"
     what = " charging" if c.type == TariffDimension.TIME else " idle"
-    step = f" (billed per {_duration(c.step_size)})" if c.step_size > 1 else ""
+    # a step of the unit shown ("/min" billed per minute) goes without saying
+    silent = c.step_size == 1 or (by_minute and c.step_size == 60)
+    step = "" if silent else f" (billed per {_duration(c.step_size)})"
     return f"{rate}{what}{step}"
 
 
