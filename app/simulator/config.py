@@ -50,7 +50,7 @@ class SimulationConfig:
             raise ValueError("id_tokens is empty: expected at least one RFID token")
 
     def station_id(self, index: int) -> str:
-        return f"{self.station_prefix}{index + 1:04d}"
+        return f"{self.station_prefix}-{index + 1:04d}"
 
     def station_protocol(self, index: int) -> str:
         if self.protocol == "mixed":

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 async def test_simulated_network_charges_against_the_server(live_server: LiveServer) -> None:
     factory = live_server.runtime.session_factory
     token = await make_id_token(factory, uid="SIMTOKEN01")
-    passwords = {"SIM0001": "pw-one-1234", "SIM0002": "pw-two-5678"}
+    passwords = {"SIM-0001": "pw-one-1234", "SIM-0002": "pw-two-5678"}
     for station_id, password in passwords.items():
         await make_station(factory, station_id=station_id, password=password, evses=2)
     config = SimulationConfig(

@@ -91,9 +91,9 @@ def test_config_alternates_protocols_and_spreads_dc_stations() -> None:
     config = SimulationConfig(url="ws://127.0.0.1:1/ocpp", stations=6, seed=3, dc_every=3)
     stations = [create_station(config, i) for i in range(6)]
     assert [type(s) for s in stations[:2]] == [SimulatedStation16, SimulatedStation201]
-    assert [s.station_id for s in stations[:2]] == ["SIM0001", "SIM0002"]
+    assert [s.station_id for s in stations[:2]] == ["SIM-0001", "SIM-0002"]
     assert [s.dc for s in stations] == [False, False, True, False, False, True]
-    assert stations[0].url == "ws://127.0.0.1:1/ocpp/SIM0001"
+    assert stations[0].url == "ws://127.0.0.1:1/ocpp/SIM-0001"
 
 
 def test_same_seed_same_network() -> None:
@@ -109,8 +109,8 @@ def test_same_seed_same_network() -> None:
     ("password", "expected"),
     [
         pytest.param("shared", "shared", id="one-for-all"),
-        pytest.param({"SIM0001": "mine"}, "mine", id="mapping"),
-        pytest.param(lambda sid: f"pw-{sid}", "pw-SIM0001", id="callable"),
+        pytest.param({"SIM-0001": "mine"}, "mine", id="mapping"),
+        pytest.param(lambda sid: f"pw-{sid}", "pw-SIM-0001", id="callable"),
         pytest.param(None, None, id="none"),
     ],
 )
