@@ -281,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level.lower() != "debug":
+        # The ocpp package logs every frame at INFO; the message log keeps them anyway.
+        logging.getLogger("ocpp").setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(args, settings)
