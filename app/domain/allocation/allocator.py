@@ -45,8 +45,7 @@ class _Want:
     evse: int
     cap_a: float
     on_track_a: float
-    need_a: float
-    rank: tuple[float, float, float, str]
+    rank: tuple[float, float, float, int]
 
 
 def allocate(
@@ -80,27 +79,32 @@ def _wants(
 ) -> list[_Want]:
     wants: list[_Want] = []
     seen: set[int] = set()
+    index, evses, steps_a = net.index, net.evses, net.steps_a
+    min_on_a, max_on_a = net.min_on_a, net.max_on_a
+    amp_periods_per_wh = 3600.0 / period_s
     for session in sessions:
-        i = net.index.get(session.evse_id)
+        i = index.get(session.evse_id)
         if i is None:
             raise InvalidInput(f"session on unknown EVSE {session.evse_id!r}")
         if i in seen:
             raise InvalidInput(f"two sessions on EVSE {session.evse_id!r}, expected at most one")
         seen.add(i)
-        evse = net.evses[i]
-        steps = net.steps_a[i]
-        hard = min(net.max_on_a[i], session.max_power_w / evse.voltage_v)
+        voltage = evses[i].voltage_v
+        steps = steps_a[i]
+        hard = min(max_on_a[i], session.max_power_w / voltage)
         if steps is not None:
             hard = _floor_step(steps, hard)
-        need_a = session.energy_wh * 3600.0 / (evse.voltage_v * period_s)
-        if hard < net.min_on_a[i] or need_a <= 0.0:
+        need_a = session.energy_wh * amp_periods_per_wh / voltage
+        if hard < min_on_a[i] or need_a <= 0.0:
             continue
         cap = hard if need_a >= hard else _ceil_on(net, i, need_a)
-        periods_left = session.seconds_left(now=now, period_s=period_s) / period_s
-        laxity = periods_left - need_a / hard
+        if session.departure_in_s is not None:
+            periods_left = session.departure_in_s / period_s
+        else:
+            periods_left = float((session.departure_period or 0) - now)
         on_track = min(cap, _ceil_on(net, i, need_a / max(periods_left, 1.0)))
-        rank = (-float(session.priority), laxity, periods_left, evse.id)
-        wants.append(_Want(evse=i, cap_a=cap, on_track_a=on_track, need_a=need_a, rank=rank))
+        rank = (-float(session.priority), periods_left - need_a / hard, periods_left, i)
+        wants.append(_Want(i, cap, on_track, rank))
     return wants
 
 
