@@ -24,14 +24,21 @@ class SimulatedStation(StationSteps):
     `end_transaction`, `apply_limit` and `reset`.
     """
 
+    _evse_tasks: tuple["asyncio.Task[None]", ...] = ()
+
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
-            for evse in self.evses.values():
-                group.create_task(self._evse_loop(evse))
+            self._evse_tasks = tuple(
+                group.create_task(self._evse_loop(evse)) for evse in self.evses.values()
+            )
             group.create_task(self._connection_loop())
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:
-        """End every session (reason local) and wait, bounded, until the CSMS has the stops."""
+        """Stop the EVSE loops, end every session (reason local) and wait, bounded, until the
+        CSMS has the stops. The connection stays until `run()` is cancelled."""
+        for task in self._evse_tasks:
+            task.cancel()
+        await asyncio.gather(*self._evse_tasks, return_exceptions=True)
         for evse in self.evses.values():
             if evse.transaction is not None:
                 self.end_transaction(evse.id, "local")
@@ -128,11 +135,10 @@ class SimulatedStation(StationSteps):
                 await self._status(evse, "available")
                 return
         remote_start_id = request.remote_start_id if request else None
-        await self._answered(
-            self.begin_transaction(evse.id, token, remote_start_id=remote_start_id)
-        )
+        start = self.begin_transaction(evse.id, token, remote_start_id=remote_start_id)
         tx = evse.transaction
         assert tx is not None
+        await self._answered(start)
         await self._status(evse, "charging")
         reason = await self._charge(evse, tx)
         if reason is not None:
