@@ -59,7 +59,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_locations(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.db.models import Location
     from app.services.provisioning import create_location
@@ -80,7 +80,7 @@ def cmd_locations(args: argparse.Namespace, settings: Settings) -> int:
 
     async def list_(session_factory: SessionFactory) -> int:
         async with session_factory() as db:
-            for loc in (await db.exec(select(Location).order_by(Location.id))).all():
+            for loc in (await db.exec(select(Location).order_by(col(Location.id)))).all():
                 print(f"{loc.id}\t{loc.name}\t{loc.latitude:.6f},{loc.longitude:.6f}\t{loc.city}")
         return 0
 
