@@ -28,6 +28,7 @@ from app.db.models import metadata
 from app.settings import Settings
 
 if TYPE_CHECKING:
+    from app.events import Subscription
     from app.main import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,3 +176,24 @@ async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[
 
     async with serve(create_app(settings)) as server:
         yield server
+
+
+@pytest.fixture
+def subscribed(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[set[str]]:
+    """The topics of each subscription the live server opens on its bus, once it is open.
+
+    Lets a test wait until a GraphQL subscription is really listening before it makes the
+    change the subscription should see, instead of sleeping.
+    """
+    opened: asyncio.Queue[set[str]] = asyncio.Queue()
+    bus = live_server.runtime.bus
+    subscribe = bus.subscribe
+
+    @asynccontextmanager
+    async def watched(*names: str, max_queue: int = 1000) -> AsyncIterator["Subscription"]:
+        async with subscribe(*names, max_queue=max_queue) as subscription:
+            opened.put_nowait(set(names))
+            yield subscription
+
+    monkeypatch.setattr(bus, "subscribe", watched)
+    return opened

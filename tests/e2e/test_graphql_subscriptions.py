@@ -2,8 +2,7 @@
 
 import asyncio
 import base64
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
 from app.db.engine import SessionFactory
-from app.events import Subscription, topics
+from app.events import topics
 from app.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import make_location
@@ -48,23 +47,6 @@ def status_event(
         error_code=None,
         changed_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
     )
-
-
-@pytest.fixture
-def subscribed(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[set[str]]:
-    """Topics of each subscription the server opens on its bus, once it is open."""
-    opened: asyncio.Queue[set[str]] = asyncio.Queue()
-    bus = live_server.runtime.bus
-    subscribe = bus.subscribe
-
-    @asynccontextmanager
-    async def watched(*names: str, max_queue: int = 1000) -> AsyncIterator[Subscription]:
-        async with subscribe(*names, max_queue=max_queue) as subscription:
-            opened.put_nowait(set(names))
-            yield subscription
-
-    monkeypatch.setattr(bus, "subscribe", watched)
-    return opened
 
 
 def transport(server: LiveServer, subprotocol: str, **kw: Any) -> WebsocketsTransport:
