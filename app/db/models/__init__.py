@@ -1,22 +1,34 @@
 """All tables. Importing this package registers every model on `SQLModel.metadata`."""
 
 from app.db.models.base import NAMING_CONVENTION, metadata
+from app.db.models.cdr import Cdr
+from app.db.models.command import RemoteCommand
+from app.db.models.driver import Driver, Favorite, RefreshToken
 from app.db.models.id_token import IdToken
 from app.db.models.location import Location, Operator
 from app.db.models.message_log import OcppMessageLog
+from app.db.models.reservation import Reservation
 from app.db.models.session import ChargingSession, MeterSample
 from app.db.models.station import ChargingStation, Connector, Evse
+from app.db.models.tariff import Tariff
 
 __all__ = [
     "NAMING_CONVENTION",
+    "Cdr",
     "ChargingSession",
     "ChargingStation",
     "Connector",
+    "Driver",
     "Evse",
+    "Favorite",
     "IdToken",
     "Location",
     "MeterSample",
     "OcppMessageLog",
     "Operator",
+    "RefreshToken",
+    "RemoteCommand",
+    "Reservation",
+    "Tariff",
     "metadata",
 ]

@@ -22,4 +22,5 @@ class IdToken(SQLModel, table=True):
     )
     expires_at: datetime | None = Field(default=None, sa_column=utc_column())
     label: str | None = Field(default=None, max_length=100)
+    driver_id: int | None = Field(default=None, foreign_key="driver.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))

@@ -39,6 +39,19 @@ class ChargingSession(SQLModel, table=True):
     last_seq_no: int | None = Field(
         default=None, description="2.0.1: seqNo of the last TransactionEvent applied (dedupe)"
     )
+    driver_id: int | None = Field(default=None, foreign_key="driver.id", index=True)
+    remote_start_id: int | None = Field(
+        default=None, index=True, description="links a remote start command to this transaction"
+    )
+    tariff_id: int | None = Field(default=None, foreign_key="tariff.id")
+    currency: str | None = Field(default=None, max_length=3)
+    cost_incl_vat_minor: int | None = Field(
+        default=None, description="cost so far (live) or final, minor units incl. VAT"
+    )
+    departure_at: datetime | None = Field(
+        default=None, sa_column=utc_column(), description="when the driver says they leave"
+    )
+    requested_energy_wh: int | None = Field(default=None, ge=0)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 

@@ -81,3 +81,4 @@ class Connector(SQLModel, table=True):
     max_voltage: int = Field(default=230, ge=0, description="V")
     max_amperage: int = Field(default=32, ge=0, description="A")
     max_electric_power: int = Field(default=22_000, ge=0, description="W")
+    tariff_id: int | None = Field(default=None, foreign_key="tariff.id", index=True)
