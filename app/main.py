@@ -17,6 +17,7 @@ from app.events import EventBus, create_event_bus
 from app.graphql.app import create_graphql_app
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
+from app.services.auth import TokenService
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Runtime:
     bus: EventBus
     registry: StationRegistry
     ocpp: OcppServer
+    tokens: TokenService
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -43,10 +45,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ocpp = OcppServer(
         settings=settings, session_factory=session_factory, bus=bus, registry=registry
     )
-    runtime = Runtime(settings, engine, session_factory, bus, registry, ocpp)
+    tokens = TokenService(settings)
     graphql_app = create_graphql_app(
-        settings=settings, session_factory=session_factory, bus=bus, commander=registry
+        settings=settings,
+        session_factory=session_factory,
+        bus=bus,
+        commander=registry,
+        tokens=tokens,
     )
+
+    runtime = Runtime(settings, engine, session_factory, bus, registry, ocpp, tokens)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")

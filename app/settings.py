@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     graphql_explorer: bool = True
     graphql_allowed_origins: list[str] = Field(default_factory=list)
 
+    # Driver and operator authentication (JWT access tokens, rotating refresh tokens).
+    auth_jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 key for access tokens; unset = random per process (dev only)",
+    )
+    auth_jwt_issuer: str = "chargenet"
+    auth_access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    auth_refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600)
+
     # Payments (used from the payments issue on).
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
@@ -45,6 +54,7 @@ class Settings(BaseSettings):
     @field_validator(
         "redis_url",
         "instance_id",
+        "auth_jwt_secret",
         "stripe_secret_key",
         "stripe_webhook_secret",
         "stripe_api_base",

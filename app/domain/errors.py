@@ -5,7 +5,9 @@
     ├── InvalidInput          a value is out of range or malformed (names it and what was expected)
     ├── Conflict              the request clashes with current state (e.g. a duplicate id)
     ├── StationNotConnected   a command was sent to a station that has no open connection
-    └── CommandFailed         a station answered a command with an error, or not in time
+    ├── CommandFailed         a station answered a command with an error, or not in time
+    ├── Unauthenticated       no credentials, or credentials that are invalid or expired
+    └── Forbidden             valid credentials that may not do this
 
 Services raise these; GraphQL turns them into result-union members or masked errors; the OCPP
 adapter answers with the protocol's statuses and CALLERRORs.
@@ -38,4 +40,12 @@ class StationNotConnected(DomainError):
 
 
 class CommandFailed(DomainError):
+    pass
+
+
+class Unauthenticated(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
     pass

@@ -4,13 +4,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 from app.db.engine import SessionFactory
 from app.events import EventBus
 from app.graphql.context import Context
 from app.graphql.loaders import Loaders
 from app.graphql.schema import schema
+from app.services.auth import TokenService
 from app.services.ports import StationCommander
 from app.settings import Settings
 
@@ -25,6 +28,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         session_factory: SessionFactory,
         bus: EventBus,
         commander: StationCommander,
+        tokens: TokenService,
     ) -> None:
         super().__init__(
             schema,
@@ -38,11 +42,12 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         self.session_factory = session_factory
         self.bus = bus
         self.commander = commander
+        self.tokens = tokens
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(
+        context = Context(
             request=request,
             response=response,
             settings=self.settings,
@@ -50,7 +55,25 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             bus=self.bus,
             commander=self.commander,
             loaders=Loaders(self.session_factory),
+            tokens=self.tokens,
         )
+        if isinstance(request, Request):
+            context.authenticate(request.headers.get("authorization"))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket in `connection_init`: `{"Authorization": "Bearer ..."}`.
+
+        No credentials: the connection stays anonymous (public subscriptions work). Credentials
+        that do not verify: the connection is refused, so an app learns at once that it must
+        log in again instead of subscribing into silence.
+        """
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        value = params.get("Authorization") or params.get("authorization")
+        context.authenticate(value if isinstance(value, str) else None)
+        if context.auth_error is not None:
+            raise ConnectionRejectionError({"message": str(context.auth_error)})
+        return await super().on_ws_connect(context)
 
 
 def create_graphql_app(
@@ -59,7 +82,12 @@ def create_graphql_app(
     session_factory: SessionFactory,
     bus: EventBus,
     commander: StationCommander,
+    tokens: TokenService,
 ) -> ChargenetGraphQL:
     return ChargenetGraphQL(
-        settings=settings, session_factory=session_factory, bus=bus, commander=commander
+        settings=settings,
+        session_factory=session_factory,
+        bus=bus,
+        commander=commander,
+        tokens=tokens,
     )

@@ -9,8 +9,10 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from app.db.engine import SessionFactory
+from app.domain.errors import Unauthenticated
 from app.events import EventBus
 from app.graphql.loaders import Loaders
+from app.services.auth import Principal, TokenService
 from app.services.ports import StationCommander
 from app.settings import Settings
 
@@ -31,7 +33,19 @@ class Context:
     bus: EventBus
     commander: StationCommander
     loaders: Loaders
+    tokens: TokenService
+    principal: Principal | None = None
+    auth_error: Unauthenticated | None = None
+    """Why the credentials presented were refused; permission checks raise it."""
     connection_params: Any = field(default=None)
+
+    def authenticate(self, authorization: str | None) -> None:
+        """Set `principal` from an `Authorization` value ("Bearer <token>"), or `auth_error`."""
+        try:
+            self.principal = self.tokens.from_authorization_header(authorization)
+            self.auth_error = None
+        except Unauthenticated as exc:
+            self.principal, self.auth_error = None, exc
 
 
 Info: TypeAlias = strawberry.Info[Context, None]
