@@ -1,4 +1,4 @@
-"""The schema: query and subscription roots composed from their areas, with its extensions."""
+"""The schema: query, mutation and subscription roots composed from their areas; extensions."""
 
 from collections.abc import Iterator
 
@@ -8,7 +8,15 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 
 from app.domain.errors import DomainError
 from app.graphql.loaders import Loaders
+from app.graphql.mutations.add_rfid_card import AddRfidCardMutation
+from app.graphql.mutations.log_in import LogInMutation
+from app.graphql.mutations.log_out import LogOutMutation
+from app.graphql.mutations.refresh_tokens import RefreshTokensMutation
+from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
+from app.graphql.mutations.set_favorite import SetFavoriteMutation
+from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.queries.locations import LocationQueries
+from app.graphql.queries.me import MeQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
 
@@ -31,7 +39,20 @@ class FreshLoaders(SchemaExtension):
 
 
 @strawberry.type
-class Query(LocationQueries, NodeQueries):
+class Query(LocationQueries, NodeQueries, MeQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(
+    SignUpMutation,
+    LogInMutation,
+    RefreshTokensMutation,
+    LogOutMutation,
+    AddRfidCardMutation,
+    RemoveRfidCardMutation,
+    SetFavoriteMutation,
+):
     pass
 
 
@@ -42,6 +63,7 @@ class Subscription(EvseStatusSubscriptions):
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     subscription=Subscription,
     extensions=[
         FreshLoaders,

@@ -1,0 +1,42 @@
+"""The driver account (`me`): profile, ID tokens and favourite locations."""
+
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from app.db import models
+from app.graphql import fields
+from app.graphql.context import Info
+from app.graphql.types.id_token import IdToken
+from app.graphql.types.location import Location
+from app.services import favorites, rfid_cards
+
+
+@strawberry.type(
+    description="A driver account. Only ever returned to the driver it belongs to (`me`, logIn)."
+)
+class Driver(relay.Node):
+    id: relay.NodeID[int]
+    email: str
+    name: str
+    created_at: datetime
+
+    @fields.field(description="The app token and the RFID cards, oldest first; removed: BLOCKED.")
+    async def id_tokens(self, info: Info) -> list[IdToken]:
+        rows = await rfid_cards.list_id_tokens(
+            session_factory=info.context.session_factory, driver_id=self.id
+        )
+        return [IdToken.from_row(row) for row in rows]
+
+    @fields.field(description="Favourite locations, the most recently added first.")
+    async def favorites(self, info: Info) -> list[Location]:
+        rows = await favorites.list_favorites(
+            session_factory=info.context.session_factory, driver_id=self.id
+        )
+        return [Location.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: models.Driver) -> "Driver":
+        assert row.id is not None
+        return cls(id=row.id, email=row.email, name=row.name, created_at=row.created_at)
