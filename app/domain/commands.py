@@ -4,6 +4,7 @@ The OCPP adapter maps each to the 1.6 or 2.0.1 message of the station's protocol
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -48,7 +49,30 @@ class TriggerMessage:
     ocpp_evse_id: int | None = None
 
 
-StationCommand = RequestStart | RequestStop | Reset | TriggerMessage
+@dataclass(frozen=True, slots=True)
+class ReserveNow:
+    """Hold an EVSE for a token until `expires_at` (1.6 and 2.0.1 ReserveNow).
+
+    `reservation_id` is the backend's Reservation id; the station answers Accepted, Occupied,
+    Faulted, Unavailable or Rejected.
+    """
+
+    ocpp_evse_id: int
+    id_token: str
+    reservation_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReservation:
+    """Release a reservation (1.6 and 2.0.1 CancelReservation)."""
+
+    reservation_id: int
+
+
+StationCommand = (
+    RequestStart | RequestStop | Reset | TriggerMessage | ReserveNow | CancelReservation
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from app.domain.enums import AuthorizationStatus, SessionStatus
 from app.domain.errors import InvalidInput
 from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_percent
 from app.events import EventBus, topics
+from app.services.reservation_lifecycle import mark_used
 from app.services.stations import get_or_create_evse
 
 
@@ -61,6 +62,7 @@ class TransactionEventData:
     id_token: str | None = None
     stopped_reason: str | None = None
     readings: tuple[MeterReading, ...] = ()
+    reservation_id: int | None = None
 
 
 async def _authorize(db: AsyncSession, uid: str, at: datetime) -> Authorization:
@@ -212,6 +214,8 @@ async def start_session(
         await db.flush()
         assert session.id is not None
         session.transaction_id = str(session.id)
+        if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
+            await mark_used(db, evse_id=evse.id, id_token=id_token, at=started_at)
         await db.commit()
     await _publish(bus, session)
     return StartedSession(session.id, session.transaction_id, authorization)
@@ -314,6 +318,14 @@ async def apply_transaction_event(
             )
             db.add(session)
             await db.flush()
+            if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
+                await mark_used(
+                    db,
+                    evse_id=evse.id,
+                    id_token=event.id_token,
+                    reservation_id=event.reservation_id,
+                    at=event.timestamp,
+                )
         if session.id_token is None and event.id_token:
             session.id_token = event.id_token
         session.last_seq_no = event.seq_no

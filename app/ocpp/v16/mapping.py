@@ -7,10 +7,12 @@ from ocpp.v16 import call
 from ocpp.v16.enums import ResetType
 
 from app.domain.commands import (
+    CancelReservation,
     CommandOutcome,
     CommandStatus,
     RequestStart,
     RequestStop,
+    ReserveNow,
     Reset,
     StationCommand,
     TriggerMessage,
@@ -43,6 +45,10 @@ _REGISTRATION = {
 _ANSWERS = {
     "Accepted": CommandStatus.ACCEPTED,
     "Rejected": CommandStatus.REJECTED,
+    # ReserveNow refusals; detail["status"] keeps which one
+    "Occupied": CommandStatus.REJECTED,
+    "Faulted": CommandStatus.REJECTED,
+    "Unavailable": CommandStatus.REJECTED,
     "NotImplemented": CommandStatus.NOT_SUPPORTED,
     "NotSupported": CommandStatus.NOT_SUPPORTED,
 }
@@ -108,6 +114,12 @@ def command_payload(command: StationCommand) -> Any:
             return call.Reset(type=ResetType.hard if hard else ResetType.soft)
         case TriggerMessage(message=message, ocpp_evse_id=evse):
             return call.TriggerMessage(requested_message=message, connector_id=evse)
+        case ReserveNow(ocpp_evse_id=evse, id_token=token, reservation_id=rid, expires_at=at):
+            return call.ReserveNow(
+                connector_id=evse, expiry_date=at.isoformat(), id_tag=token, reservation_id=rid
+            )
+        case CancelReservation(reservation_id=rid):
+            return call.CancelReservation(reservation_id=rid)
     raise InvalidInput(f"command {command!r} has no OCPP 1.6 equivalent")
 
 

@@ -7,10 +7,12 @@ from ocpp.v201.datatypes import EVSEType, IdTokenType
 from ocpp.v201.enums import IdTokenEnumType, ResetEnumType
 
 from app.domain.commands import (
+    CancelReservation,
     CommandOutcome,
     CommandStatus,
     RequestStart,
     RequestStop,
+    ReserveNow,
     Reset,
     StationCommand,
     TriggerMessage,
@@ -40,6 +42,10 @@ _ANSWERS = {
     "Accepted": CommandStatus.ACCEPTED,
     "Scheduled": CommandStatus.ACCEPTED,
     "Rejected": CommandStatus.REJECTED,
+    # ReserveNow refusals; detail["status"] keeps which one
+    "Occupied": CommandStatus.REJECTED,
+    "Faulted": CommandStatus.REJECTED,
+    "Unavailable": CommandStatus.REJECTED,
     "NotImplemented": CommandStatus.NOT_SUPPORTED,
 }
 
@@ -92,6 +98,7 @@ def transaction_event(payload: dict[str, Any]) -> TransactionEventData:
         id_token=token_uid(payload.get("id_token")),
         stopped_reason=info.get("stopped_reason"),
         readings=readings(payload.get("meter_value")),
+        reservation_id=payload.get("reservation_id"),
     )
 
 
@@ -112,6 +119,15 @@ def command_payload(command: StationCommand) -> Any:
             return call.TriggerMessage(
                 requested_message=message, evse=EVSEType(id=evse) if evse else None
             )
+        case ReserveNow(ocpp_evse_id=evse, id_token=token, reservation_id=rid, expires_at=at):
+            return call.ReserveNow(
+                id=rid,
+                expiry_date_time=at.isoformat(),
+                id_token=IdTokenType(id_token=token, type=IdTokenEnumType.central),
+                evse_id=evse,
+            )
+        case CancelReservation(reservation_id=rid):
+            return call.CancelReservation(reservation_id=rid)
     raise InvalidInput(f"command {command!r} has no OCPP 2.0.1 equivalent")
 
 
