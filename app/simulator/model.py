@@ -5,6 +5,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 AC_VOLTAGE_V = 230.0
@@ -45,6 +46,15 @@ class StartRequest:
 
 
 @dataclass
+class Hold:
+    """A reservation the CSMS made on an EVSE (ReserveNow): only `token` may start there."""
+
+    id: int
+    token: str
+    expires_at: datetime
+
+
+@dataclass
 class Transaction:
     """One charging session on an EVSE, as the charger knows it."""
 
@@ -54,6 +64,7 @@ class Transaction:
     meter_start_wh: int
     remote_start_id: int | None = None
     remote_id: int | None = None  # 1.6: the id the CSMS returns in StartTransaction.conf
+    reservation_id: int | None = None  # the reservation this session used up
     seq_no: int = 0  # 2.0.1 TransactionEvent sequence number
     rejected: bool = False  # the CSMS refused the token in its answer to the start
     stop_reason: str | None = None
@@ -91,6 +102,7 @@ class EvseState:
     limit_w: float | None = None  # from SetChargingProfile (EVSE or station share)
     vehicle: Vehicle | None = None
     transaction: Transaction | None = None
+    reservation: Hold | None = None
     start_requests: list[StartRequest] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # start/stop request arrived
     stop_reason: str | None = None  # set to ask the loop to end the session

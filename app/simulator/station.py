@@ -6,6 +6,7 @@ import time
 
 from ocpp.exceptions import OCPPError
 
+from app.simulator import reservations
 from app.simulator.link import Outgoing
 from app.simulator.model import EvseState, StartRequest, Transaction
 from app.simulator.steps import LINK_ERRORS, StationSteps
@@ -103,11 +104,13 @@ class SimulatedStation(StationSteps):
         deadline = time.monotonic() + evse.rng.uniform(*self.idle_s) / self.time_scale
         while not evse.start_requests:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 and evse.operative:
+            # a reserved EVSE waits for its driver's start (or the reservation's end)
+            free = evse.operative and evse.reservation is None
+            if remaining <= 0 and free:
                 return None
             evse.wake.clear()
             try:
-                async with asyncio.timeout(max(remaining, 0.0) if evse.operative else None):
+                async with asyncio.timeout(max(remaining, 0.0) if free else None):
                     await evse.wake.wait()
             except TimeoutError:
                 pass
@@ -181,6 +184,8 @@ class SimulatedStation(StationSteps):
         for number in [evse_id] if evse_id else list(self.evses):
             evse = self.evses.get(number)
             if evse is None or not evse.operative or evse.start_requests:
+                continue
+            if not reservations.may_start(evse, token):
                 continue
             if evse.transaction is None and evse.vehicle is None:  # free, not finishing
                 evse.start_requests.append(StartRequest(token, remote_start_id))

@@ -145,6 +145,9 @@ class StationSteps(StationLink):
             meter_start_wh=int(evse.energy_wh),
             remote_start_id=remote_start_id,
         )
+        held = evse.reservation
+        if held is not None and held.token.lower() == token.lower():
+            tx.reservation_id, evse.reservation = held.id, None  # the session uses it up
         evse.vehicle = Vehicle.random(evse.rng, dc=evse.dc)
         evse.transaction = tx
         evse.stop_reason = None

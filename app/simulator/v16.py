@@ -8,6 +8,7 @@ from websockets.asyncio.client import ClientConnection
 from app.simulator.frames import STOP_REASONS_16, now_iso, sampled_values_16
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
+from app.simulator.reservations import ReservationHandlers16
 from app.simulator.station import SimulatedStation
 
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
@@ -65,7 +66,7 @@ class SimulatedStation16(SimulatedStation):
     def _start_message(self, tx: Transaction, sample: Sample, trigger: str) -> Outgoing:
         payload = call.StartTransaction(
             connector_id=tx.evse_id, id_tag=tx.token, meter_start=sample.energy_wh,
-            timestamp=now_iso(),
+            timestamp=now_iso(), reservation_id=tx.reservation_id,
         )  # fmt: skip
 
         def started(result: Any) -> None:
@@ -134,7 +135,7 @@ class SimulatedStation16(SimulatedStation):
         return "Accepted"
 
 
-class _Client16(ChargePoint):  # type: ignore[misc]
+class _Client16(ReservationHandlers16, ChargePoint):  # type: ignore[misc]
     """The `ocpp` ChargePoint on one connection; hands every CALL to its station."""
 
     def __init__(self, station: SimulatedStation16, socket: ClientConnection) -> None:

@@ -8,6 +8,7 @@ from websockets.asyncio.client import ClientConnection
 from app.simulator.frames import STOP_REASONS_201, meter_value_201, now_iso
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
+from app.simulator.reservations import ReservationHandlers201
 from app.simulator.station import SimulatedStation
 
 TRIGGERABLE = (
@@ -82,7 +83,7 @@ class SimulatedStation201(SimulatedStation):
             tx, "Started", trigger,
             info={"remote_start_id": tx.remote_start_id} if tx.remote_start_id else {},
             id_token={"id_token": tx.token, "type": "ISO14443"},
-            evse={"id": tx.evse_id, "connector_id": 1},
+            evse={"id": tx.evse_id, "connector_id": 1}, reservation_id=tx.reservation_id,
             meter_value=[meter_value_201(sample, "Transaction.Begin")],
         )  # fmt: skip
 
@@ -151,7 +152,7 @@ class SimulatedStation201(SimulatedStation):
         return "Accepted"
 
 
-class _Client201(ChargePoint):  # type: ignore[misc]
+class _Client201(ReservationHandlers201, ChargePoint):  # type: ignore[misc]
     """The `ocpp` ChargePoint on one connection; hands every CALL to its station."""
 
     def __init__(self, station: SimulatedStation201, socket: ClientConnection) -> None:
