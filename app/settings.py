@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     ocpp_call_timeout_s: float = Field(default=30.0, gt=0)
     ocpp_max_frame_bytes: int = Field(default=65_536, ge=1024)
     ocpp_message_log_retention_days: int = Field(default=30, ge=1)
+    remote_command_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a charger that accepted a remote start/stop has to open/end the "
+        "transaction before the command is TIMEOUT.",
+    )
 
     # GraphQL.
     graphql_max_page_size: int = Field(default=100, ge=1, le=1000)
