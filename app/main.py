@@ -18,6 +18,7 @@ from app.graphql.app import create_graphql_app
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
 from app.services.auth import TokenService
+from app.services.command_outcomes import CommandRunner
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings=settings, session_factory=session_factory, bus=bus, registry=registry
     )
     tokens = TokenService(settings)
+    commands = CommandRunner()  # remote start/stop tasks; GraphQL finds it on app.state
     graphql_app = create_graphql_app(
         settings=settings,
         session_factory=session_factory,
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await bus.start()
             stack.push_async_callback(bus.close)
             await stack.enter_async_context(ocpp)
+            await stack.enter_async_context(commands)
             log.info(
                 "chargenet ready (database %s)", engine.url.render_as_string(hide_password=True)
             )
@@ -92,4 +95,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.command_runner = commands
     return app

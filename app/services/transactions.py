@@ -26,6 +26,7 @@ from app.domain.enums import AuthorizationStatus, SessionStatus
 from app.domain.errors import InvalidInput
 from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_percent
 from app.events import EventBus, topics
+from app.services import command_outcomes
 from app.services.reservation_lifecycle import mark_used
 from app.services.stations import get_or_create_evse
 
@@ -63,6 +64,7 @@ class TransactionEventData:
     stopped_reason: str | None = None
     readings: tuple[MeterReading, ...] = ()
     reservation_id: int | None = None
+    remote_start_id: int | None = None
 
 
 async def _authorize(db: AsyncSession, uid: str, at: datetime) -> Authorization:
@@ -214,9 +216,15 @@ async def start_session(
         await db.flush()
         assert session.id is not None
         session.transaction_id = str(session.id)
+        link = await command_outcomes.link_started_session(
+            db, session=session, remote_start_id=None
+        )
+        if link is not None and link.late:  # its command timed out: the charger must stop
+            authorization = Authorization(AuthorizationStatus.INVALID)
         if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
             await mark_used(db, evse_id=evse.id, id_token=id_token, at=started_at)
         await db.commit()
+    await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)
     return StartedSession(session.id, session.transaction_id, authorization)
 
@@ -293,6 +301,7 @@ async def apply_transaction_event(
             await _authorize(db, event.id_token, event.timestamp) if event.id_token else None
         )
         session = await _find(db, station_id, event.transaction_id)
+        link: command_outcomes.StartLink | None = None
         if session is not None and (
             session.status == SessionStatus.COMPLETED
             or (session.last_seq_no is not None and event.seq_no <= session.last_seq_no)
@@ -318,6 +327,11 @@ async def apply_transaction_event(
             )
             db.add(session)
             await db.flush()
+            link = await command_outcomes.link_started_session(
+                db, session=session, remote_start_id=event.remote_start_id
+            )
+            if link is not None and link.late:  # its command timed out: the charger must stop
+                authorization = Authorization(AuthorizationStatus.INVALID)
             if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
                 await mark_used(
                     db,
@@ -340,5 +354,6 @@ async def apply_transaction_event(
             _end(session, at=event.timestamp, meter_stop_wh=None, reason=event.stopped_reason)
         session.updated_at = datetime.now(UTC)
         await db.commit()
+    await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)
     return authorization

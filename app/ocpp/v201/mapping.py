@@ -99,6 +99,7 @@ def transaction_event(payload: dict[str, Any]) -> TransactionEventData:
         stopped_reason=info.get("stopped_reason"),
         readings=readings(payload.get("meter_value")),
         reservation_id=payload.get("reservation_id"),
+        remote_start_id=info.get("remote_start_id"),
     )
 
 
