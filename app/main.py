@@ -19,6 +19,7 @@ from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
 from app.services.auth import TokenService
 from app.services.command_outcomes import CommandRunner
+from app.services.reservation_lifecycle import ReservationExpiry
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await bus.start()
             stack.push_async_callback(bus.close)
             await stack.enter_async_context(ocpp)
+            await stack.enter_async_context(
+                ReservationExpiry(session_factory=session_factory, commander=registry)
+            )
             await stack.enter_async_context(commands)
             log.info(
                 "chargenet ready (database %s)", engine.url.render_as_string(hide_password=True)

@@ -10,7 +10,8 @@ from app.graphql import fields
 from app.graphql.context import Info
 from app.graphql.types.id_token import IdToken
 from app.graphql.types.location import Location
-from app.services import favorites, rfid_cards
+from app.graphql.types.reservation import Reservation
+from app.services import favorites, reservations, rfid_cards
 
 
 @strawberry.type(
@@ -35,6 +36,13 @@ class Driver(relay.Node):
             session_factory=info.context.session_factory, driver_id=self.id
         )
         return [Location.from_row(row) for row in rows]
+
+    @fields.field(description="Reservations, newest first; active: true = holding an EVSE now.")
+    async def reservations(self, info: Info, active: bool | None = None) -> list[Reservation]:
+        rows = await reservations.list_reservations(
+            session_factory=info.context.session_factory, driver_id=self.id, active=active
+        )
+        return [Reservation.from_row(row) for row in rows]
 
     @classmethod
     def from_row(cls, row: models.Driver) -> "Driver":
