@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from app.db.engine import SessionFactory
-from app.db.models import ChargingStation, Operator
+from app.db.models import ChargingStation, Operator, Tariff
 from app.domain.enums import IdTokenType
 from app.services.provisioning import (
     ConnectorSpec,
@@ -13,6 +13,7 @@ from app.services.provisioning import (
     create_location,
     create_station,
 )
+from app.services.tariffs import assign_tariff, create_tariff
 
 DEMO_OPERATOR = "chargenet demo"
 DEMO_PASSWORD = "demo-station-password"  # noqa: S105  (shared by the simulated demo stations)
@@ -43,6 +44,48 @@ def demo_station_id(index: int) -> str:
     return f"SIM-{index + 1:04d}"
 
 
+async def create_demo_tariffs(
+    *, session_factory: SessionFactory, operator_id: int | None = None
+) -> tuple[Tariff, Tariff]:
+    """AC: €0.39/kWh, €0.10/min idle after the first hour. DC: €0.59/kWh, €1.00 per session.
+
+    Both with 21 % VAT (the Netherlands). The idle fee's hour counts from the session start
+    (OCPI min_duration), billed per started minute.
+    """
+    ac = await create_tariff(
+        session_factory=session_factory,
+        operator_id=operator_id,
+        name="Demo AC",
+        currency="EUR",
+        vat_percent="21",
+        elements=[
+            {"price_components": [{"type": "ENERGY", "price": "0.39", "vat": "21"}]},
+            {
+                "price_components": [
+                    {"type": "PARKING_TIME", "price": "6.00", "vat": "21", "step_size": 60}
+                ],
+                "restrictions": {"min_duration": 3600},
+            },
+        ],
+    )
+    dc = await create_tariff(
+        session_factory=session_factory,
+        operator_id=operator_id,
+        name="Demo DC",
+        currency="EUR",
+        vat_percent="21",
+        elements=[
+            {
+                "price_components": [
+                    {"type": "ENERGY", "price": "0.59", "vat": "21"},
+                    {"type": "FLAT", "price": "1.00", "vat": "21"},
+                ]
+            }
+        ],
+    )
+    return ac, dc
+
+
 async def seed_demo_network(*, session_factory: SessionFactory) -> list[str]:
     """Create the demo network once; running it again changes nothing. Returns the station ids."""
     async with session_factory() as db:
@@ -54,6 +97,9 @@ async def seed_demo_network(*, session_factory: SessionFactory) -> list[str]:
         db.add(operator)
         await db.commit()
         await db.refresh(operator)
+    ac_tariff, dc_tariff = await create_demo_tariffs(
+        session_factory=session_factory, operator_id=operator.id
+    )
     station_ids: list[str] = []
     for site in DEMO_SITES:
         location = await create_location(
@@ -80,6 +126,11 @@ async def seed_demo_network(*, session_factory: SessionFactory) -> list[str]:
                 connector=spec,
             )
             station_ids.append(station_id)
+            await assign_tariff(
+                session_factory=session_factory,
+                tariff_id=dc_tariff.id if site.dc_power_w else ac_tariff.id,
+                station_ids=[station_id],
+            )
     await create_id_token(
         session_factory=session_factory,
         uid=DEMO_TOKEN,

@@ -27,6 +27,7 @@ from app.domain.errors import InvalidInput
 from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_percent
 from app.events import EventBus, topics
 from app.services import command_outcomes
+from app.services.cdrs import update_session_price
 from app.services.reservation_lifecycle import mark_used
 from app.services.stations import get_or_create_evse
 
@@ -223,6 +224,7 @@ async def start_session(
             authorization = Authorization(AuthorizationStatus.INVALID)
         if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
             await mark_used(db, evse_id=evse.id, id_token=id_token, at=started_at)
+        await update_session_price(db, session)
         await db.commit()
     await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)
@@ -252,6 +254,7 @@ async def stop_session(
         )
         _end(session, at=ended_at, meter_stop_wh=meter_stop_wh, reason=reason)
         session.updated_at = datetime.now(UTC)
+        await update_session_price(db, session)  # the CDR, in the transaction that ends it
         await db.commit()
     await _publish(bus, session)
     return authorization
@@ -278,6 +281,7 @@ async def record_meter_values(
         )
         if session is not None and changed:
             session.updated_at = datetime.now(UTC)
+            await update_session_price(db, session)
         await db.commit()
     if changed:
         await _publish(bus, session)
@@ -353,6 +357,7 @@ async def apply_transaction_event(
         if event.event_type == TransactionEventType.ENDED:
             _end(session, at=event.timestamp, meter_stop_wh=None, reason=event.stopped_reason)
         session.updated_at = datetime.now(UTC)
+        await update_session_price(db, session)  # tariff, cost so far, or the CDR at the end
         await db.commit()
     await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)

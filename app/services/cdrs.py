@@ -1,0 +1,189 @@
+"""Charge detail records: written in the transaction that ends a session; receipts read them.
+
+`write_cdr` must be called by every path that completes a session (OCPP 1.6 StopTransaction,
+2.0.1 TransactionEvent Ended, a backend that closes stale sessions), before its commit, so a
+session is never COMPLETED without the record that prices it. It is idempotent: the CDR's
+`session_id` is unique and a second call returns the first record.
+
+Charging periods are OCPI-style: `start_date_time`, `end_date_time` (an extension),
+`charging`, and `dimensions` with `volume` in OCPI units (ENERGY kWh, TIME and PARKING_TIME
+hours, FLAT 1), plus the `price` (excl. VAT, per unit) and `vat` that billed it.
+"""
+
+import logging
+import secrets
+from decimal import Decimal
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db.models import Cdr, ChargingSession, ChargingStation, Evse, IdToken
+from app.db.models import Tariff as TariffRow
+from app.domain.enums import SessionStatus
+from app.domain.errors import InvalidInput
+from app.domain.tariffs import DimensionCost, SessionCost, TariffDimension
+from app.services.pricing import (
+    DEFAULT_CURRENCY,
+    attach_tariff,
+    session_cost,
+    update_live_cost,
+)
+from app.services.session_timeline import Segment, energy_samples, session_segments
+from app.services.tariffs import tariff_snapshot
+
+log = logging.getLogger(__name__)
+
+_VOLUME_UNIT = {  # quantity (Wh, s, sessions) per OCPI volume unit (kWh, h, session)
+    TariffDimension.ENERGY: 1000,
+    TariffDimension.TIME: 3600,
+    TariffDimension.PARKING_TIME: 3600,
+    TariffDimension.FLAT: 1,
+}
+
+
+def _volume(dimension: TariffDimension, quantity: Decimal | int) -> str:
+    value = (Decimal(quantity) / _VOLUME_UNIT[dimension]).quantize(Decimal("0.000001"))
+    return f"{value.normalize():f}"
+
+
+def _dimension_json(cost: DimensionCost) -> dict[str, int]:
+    return {
+        "billed_quantity": cost.billed_quantity,
+        "excl_vat_minor": cost.excl_vat,
+        "vat_minor": cost.vat,
+        "incl_vat_minor": cost.incl_vat,
+    }
+
+
+def breakdown_json(cost: SessionCost | None) -> dict[str, Any]:
+    """The per-dimension bill (quantities in Wh, s, sessions; amounts in minor units)."""
+    zero = DimensionCost(0, 0, 0, 0)
+    return {
+        "energy": _dimension_json(cost.energy if cost else zero),
+        "time": _dimension_json(cost.time if cost else zero),
+        "parking_time": _dimension_json(cost.parking_time if cost else zero),
+        "flat": _dimension_json(cost.flat if cost else zero),
+        "price_limit": cost.price_limit.value if cost and cost.price_limit else None,
+    }
+
+
+def _priced_periods(cost: SessionCost) -> list[dict[str, Any]]:
+    return [
+        {
+            "start_date_time": p.start.isoformat(),
+            "end_date_time": p.end.isoformat(),
+            "charging": p.charging,
+            "dimensions": [
+                {
+                    "type": d.type.value,
+                    "volume": _volume(d.type, d.quantity),
+                    "price": str(d.price),
+                    "vat": str(d.vat) if d.vat is not None else None,
+                }
+                for d in p.dimensions
+            ],
+        }
+        for p in cost.periods
+    ]
+
+
+def _unpriced_periods(segments: list[Segment]) -> list[dict[str, Any]]:
+    periods = []
+    for charging, run in groupby(segments, key=lambda s: s.charging):
+        items = list(run)
+        seconds = (items[-1].end - items[0].start).total_seconds()
+        time_type = TariffDimension.TIME if charging else TariffDimension.PARKING_TIME
+        dimensions = [{"type": time_type.value, "volume": _volume(time_type, int(seconds))}]
+        energy = sum(s.energy_wh for s in items)
+        if energy:
+            dimensions.insert(
+                0, {"type": "ENERGY", "volume": _volume(TariffDimension.ENERGY, energy)}
+            )
+        periods.append(
+            {
+                "start_date_time": items[0].start.isoformat(),
+                "end_date_time": items[-1].end.isoformat(),
+                "charging": charging,
+                "dimensions": dimensions,
+            }
+        )
+    return periods
+
+
+def _seconds(segments: list[Segment], *, charging: bool) -> int:
+    return round(sum((s.end - s.start).total_seconds() for s in segments if s.charging == charging))
+
+
+async def write_cdr(db: AsyncSession, session: ChargingSession) -> Cdr:
+    """The CDR of a session just completed (`ended_at` set), added to `db`'s transaction.
+
+    Sets the session's final `cost_incl_vat_minor` and `currency` to the CDR's. A session
+    without a tariff gets a CDR at zero cost in the operator's default currency.
+    """
+    assert session.id is not None
+    assert session.ended_at is not None
+    existing = (await db.exec(select(Cdr).where(Cdr.session_id == session.id))).first()
+    if existing is not None:
+        return existing
+    if session.currency is None:
+        await attach_tariff(db, session)
+    await db.flush()  # the readings of the stop message must be in the samples
+    ended_at = max(session.ended_at, session.started_at)
+    samples = await energy_samples(db, session.id)
+    segments = session_segments(session, samples, until=ended_at)
+    cost: SessionCost | None = None
+    try:
+        _, cost = await session_cost(db, session, until=ended_at)
+    except InvalidInput:
+        log.exception("cannot price session %s: its CDR is written at zero cost", session.id)
+    tariff_row = await db.get(TariffRow, session.tariff_id) if session.tariff_id else None
+    station = await db.get(ChargingStation, session.station_id)
+    evse = await db.get(Evse, session.evse_id)
+    driver_id = session.driver_id
+    if driver_id is None and session.id_token:
+        statement = select(IdToken).where(func.lower(IdToken.uid) == session.id_token.lower())
+        token = (await db.exec(statement)).first()
+        driver_id = token.driver_id if token is not None else None
+    currency = cost.currency if cost else (session.currency or DEFAULT_CURRENCY)
+    cdr = Cdr(
+        session_id=session.id,
+        driver_id=driver_id,
+        location_id=station.location_id if station else None,
+        station_id=session.station_id,
+        evse_uid=evse.uid if evse else str(session.evse_id),
+        id_token=session.id_token,
+        started_at=session.started_at,
+        ended_at=ended_at,
+        energy_wh=session.energy_wh,
+        charging_time_s=_seconds(segments, charging=True),
+        idle_time_s=_seconds(segments, charging=False),
+        currency=currency,
+        total_excl_vat_minor=cost.total_excl_vat if cost else 0,
+        total_vat_minor=cost.total_vat if cost else 0,
+        total_incl_vat_minor=cost.total_incl_vat if cost else 0,
+        cost_breakdown=breakdown_json(cost),
+        tariff=tariff_snapshot(tariff_row) if tariff_row is not None else None,
+        charging_periods=_priced_periods(cost) if cost else _unpriced_periods(segments),
+        stop_reason=session.stop_reason,
+        receipt_token=secrets.token_urlsafe(24),
+    )
+    db.add(cdr)
+    session.driver_id = driver_id
+    session.currency = currency
+    session.cost_incl_vat_minor = cdr.total_incl_vat_minor
+    return cdr
+
+
+async def update_session_price(db: AsyncSession, session: ChargingSession) -> None:
+    """The pricing hook of the transaction services, called before they commit a change.
+
+    A new session gets its connector's tariff, an active one its cost so far, a completed one
+    its CDR (once).
+    """
+    if session.status == SessionStatus.COMPLETED:
+        await write_cdr(db, session)
+    else:
+        await update_live_cost(db, session)

@@ -1,0 +1,161 @@
+"""Prices of sessions: the tariff a session starts on, its cost so far, quotes before charging.
+
+A session is priced on its own stored samples (Energy.Active.Import.Register and
+Power.Active.Import only, one query), compacted (see `session_timeline`) before pricing.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db.engine import SessionFactory
+from app.db.models import ChargingSession, ChargingStation, Connector, Evse, Location
+from app.db.models import Tariff as TariffRow
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.tariffs import (
+    SessionCost,
+    Tariff,
+    estimate_cost,
+    price_session,
+)
+from app.services.session_timeline import compact_periods, energy_samples, session_segments
+from app.services.tariffs import tariff_from_row
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CURRENCY = "EUR"  # the operator default for sessions without a tariff
+
+
+async def location_time_zone(db: AsyncSession, station_id: str) -> str:
+    """The IANA zone of a station's location; UTC for a station without one."""
+    statement = (
+        select(Location.time_zone)
+        .join(ChargingStation, col(ChargingStation.location_id) == Location.id)
+        .where(ChargingStation.id == station_id)
+    )
+    return (await db.exec(statement)).first() or "UTC"
+
+
+async def connector_tariff(
+    db: AsyncSession, *, evse_id: int, ocpp_connector_id: int | None = None
+) -> TariffRow | None:
+    """The tariff of the EVSE's connector `ocpp_connector_id`, else of its first priced one."""
+    wanted = case((col(Connector.ocpp_connector_id) == (ocpp_connector_id or 1), 0), else_=1)
+    statement = (
+        select(TariffRow)
+        .join(Connector, col(Connector.tariff_id) == TariffRow.id)
+        .where(Connector.evse_id == evse_id)
+        .order_by(wanted, col(Connector.ocpp_connector_id))
+        .limit(1)
+    )
+    return (await db.exec(statement)).first()
+
+
+async def attach_tariff(db: AsyncSession, session: ChargingSession) -> None:
+    """Fix the tariff a session is priced on: its connector's, at the moment it starts.
+
+    `currency` doubles as the marker that this ran (it is set even without a tariff).
+    """
+    row = await connector_tariff(
+        db, evse_id=session.evse_id, ocpp_connector_id=session.ocpp_connector_id
+    )
+    session.tariff_id = row.id if row is not None else None
+    session.currency = row.currency if row is not None else DEFAULT_CURRENCY
+    session.cost_incl_vat_minor = 0
+
+
+async def session_cost(
+    db: AsyncSession, session: ChargingSession, *, until: datetime | None = None
+) -> tuple[Tariff | None, SessionCost | None]:
+    """The session's tariff and its price over its samples (None when there is nothing to price)."""
+    if session.tariff_id is None or session.id is None:
+        return None, None
+    row = await db.get(TariffRow, session.tariff_id)
+    if row is None:
+        return None, None
+    tariff = tariff_from_row(row)
+    segments = session_segments(session, await energy_samples(db, session.id), until=until)
+    if not segments:
+        return tariff, None
+    zone = await location_time_zone(db, session.station_id)
+    compact = compact_periods(tariff, segments, ZoneInfo(zone))
+    return tariff, price_session(tariff, compact, time_zone=zone)
+
+
+async def update_live_cost(db: AsyncSession, session: ChargingSession) -> None:
+    """Write the cost so far on an active session, after new meter values (same transaction).
+
+    Never fails the OCPP message it runs for: bad data is logged and the cost left as it was.
+    """
+    if session.currency is None:
+        await attach_tariff(db, session)  # started before pricing existed, or by another path
+    if session.tariff_id is None:
+        return
+    await db.flush()  # the samples just added must be in the query
+    try:
+        _, cost = await session_cost(db, session)
+    except InvalidInput:
+        log.warning("cannot price session %s so far", session.id, exc_info=True)
+        return
+    if cost is not None:
+        session.cost_incl_vat_minor = cost.total_incl_vat
+        session.currency = cost.currency
+
+
+@dataclass(frozen=True, slots=True)
+class PriceQuote:
+    tariff: Tariff
+    cost: SessionCost
+    time_zone: str
+    max_power_w: int
+
+
+async def estimate_price(
+    *,
+    session_factory: SessionFactory,
+    evse_id: int,
+    energy_wh: int,
+    duration_s: int,
+    now: datetime | None = None,
+) -> PriceQuote:
+    """What `energy_wh` over `duration_s` would cost on an EVSE, starting now, local time.
+
+    The EV is taken to charge at the connector's maximum power, then stay plugged in idle.
+    """
+    if energy_wh <= 0:
+        raise InvalidInput(f"kwh must be > 0, got {energy_wh / 1000:g}")
+    if duration_s <= 0:
+        raise InvalidInput(f"minutes must be > 0, got {duration_s // 60}")
+    async with session_factory() as db:
+        evse = await db.get(Evse, evse_id)
+        if evse is None:
+            raise NotFound("EVSE", evse_id)
+        connectors = (await db.exec(select(Connector).where(Connector.evse_id == evse_id))).all()
+        max_power_w = max((c.max_electric_power for c in connectors), default=0)
+        row = await connector_tariff(db, evse_id=evse_id)
+        if row is None:
+            raise NotFound("tariff of EVSE", evse.uid)
+        zone = await location_time_zone(db, evse.station_id)
+    if max_power_w <= 0:
+        raise InvalidInput(f"EVSE {evse.uid!r} has no connector with a known maximum power")
+    if energy_wh * 3600 > max_power_w * duration_s:
+        fits = max_power_w * duration_s / 3_600_000
+        raise InvalidInput(
+            f"{energy_wh / 1000:g} kWh does not fit in {duration_s // 60} min at this EVSE's "
+            f"{max_power_w / 1000:g} kW: at most {fits:.2f} kWh"
+        )
+    tariff = tariff_from_row(row)
+    cost = estimate_cost(
+        tariff,
+        energy_wh=energy_wh,
+        duration_s=duration_s,
+        start=now or datetime.now(UTC),
+        time_zone=zone,
+        power_w=max_power_w,
+    )
+    return PriceQuote(tariff, cost, zone, max_power_w)
