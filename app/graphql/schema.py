@@ -17,9 +17,11 @@ from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
 from app.graphql.mutations.sign_up import SignUpMutation
+from app.graphql.queries.history import HistoryQueries
 from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
 from app.graphql.queries.node import NodeQueries
+from app.graphql.queries.pricing import PricingQueries
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
 
 MAX_QUERY_DEPTH = 10
@@ -41,7 +43,7 @@ class FreshLoaders(SchemaExtension):
 
 
 @strawberry.type
-class Query(LocationQueries, NodeQueries, MeQueries):
+class Query(LocationQueries, NodeQueries, MeQueries, PricingQueries, HistoryQueries):
     pass
 
 

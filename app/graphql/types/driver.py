@@ -8,6 +8,8 @@ from strawberry import relay
 from app.db import models
 from app.graphql import fields
 from app.graphql.context import Info
+from app.graphql.queries import history
+from app.graphql.queries.history import ChargingSessionConnection
 from app.graphql.types.id_token import IdToken
 from app.graphql.types.location import Location
 from app.graphql.types.reservation import Reservation
@@ -43,6 +45,11 @@ class Driver(relay.Node):
             session_factory=info.context.session_factory, driver_id=self.id, active=active
         )
         return [Reservation.from_row(row) for row in rows]
+
+    sessions: ChargingSessionConnection = strawberry.field(
+        resolver=history.resolve_sessions,
+        description="Charging history, newest first (active and finished), with receipts.",
+    )
 
     @classmethod
     def from_row(cls, row: models.Driver) -> "Driver":

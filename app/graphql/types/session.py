@@ -10,7 +10,9 @@ from app.domain.enums import SessionStatus
 from app.graphql import fields
 from app.graphql.context import Info
 from app.graphql.types import node
+from app.graphql.types.location import Location
 from app.graphql.types.money import Money
+from app.graphql.types.receipt import Receipt, load_receipt
 from app.graphql.types.station import Evse
 
 CHARGING_SESSION = "ChargingSession"
@@ -76,6 +78,18 @@ class ChargingSession(relay.Node):
     async def evse(self, info: Info) -> Evse | None:
         row = await info.context.loaders.evse.load(self.evse_key)
         return Evse.from_row(row) if row is not None else None
+
+    @fields.field(description="Where the session is (its station's location).")
+    async def location(self, info: Info) -> Location | None:
+        station = await info.context.loaders.station.load(self.station_identity)
+        if station is None or station.location_id is None:
+            return None
+        row = await info.context.loaders.location.load(station.location_id)
+        return Location.from_row(row) if row is not None else None
+
+    @fields.field(description="The receipt (CDR) once the session is finished; null while active.")
+    async def receipt(self, info: Info) -> Receipt | None:
+        return await load_receipt(info, self.id)
 
     @classmethod
     def from_row(cls, row: models.ChargingSession) -> "ChargingSession":

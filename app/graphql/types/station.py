@@ -9,6 +9,7 @@ from app.db import models
 from app.graphql import fields
 from app.graphql.context import Info
 from app.graphql.types.enums import ConnectorFormat, ConnectorStandard, EvseStatus, PowerType
+from app.graphql.types.tariff import Tariff, load_tariff
 
 
 @strawberry.type(description="A charger: the device that connects over OCPP.")
@@ -36,10 +37,15 @@ class Connector:
     max_voltage: int = strawberry.field(description="Volts.")
     max_amperage: int = strawberry.field(description="Amperes.")
     max_electric_power_w: int = strawberry.field(description="Watts.")
+    tariff_key: strawberry.Private[int | None] = None
 
     @fields.field(description="Kilowatts.")
     def max_electric_power_kw(self) -> float:
         return self.max_electric_power_w / 1000
+
+    @fields.field(description="What charging here costs; null when it is free or not priced.")
+    async def tariff(self, info: Info) -> Tariff | None:
+        return await load_tariff(info, self.tariff_key)
 
     @classmethod
     def from_row(cls, row: models.Connector) -> "Connector":
@@ -50,6 +56,7 @@ class Connector:
             max_voltage=row.max_voltage,
             max_amperage=row.max_amperage,
             max_electric_power_w=row.max_electric_power,
+            tariff_key=row.tariff_id,
         )
 
 
