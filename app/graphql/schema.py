@@ -17,12 +17,16 @@ from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
 from app.graphql.mutations.sign_up import SignUpMutation
+from app.graphql.mutations.start_session import StartSessionMutation
+from app.graphql.mutations.stop_session import StopSessionMutation
 from app.graphql.queries.history import HistoryQueries
 from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.queries.pricing import PricingQueries
+from app.graphql.subscriptions.command_result import CommandResultSubscriptions
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
+from app.graphql.subscriptions.session_updated import SessionUpdatedSubscriptions
 
 MAX_QUERY_DEPTH = 10
 
@@ -58,12 +62,16 @@ class Mutation(
     SetFavoriteMutation,
     ReserveEvseMutation,
     CancelReservationMutation,
+    StartSessionMutation,
+    StopSessionMutation,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(EvseStatusSubscriptions):
+class Subscription(
+    EvseStatusSubscriptions, CommandResultSubscriptions, SessionUpdatedSubscriptions
+):
     pass
 
 

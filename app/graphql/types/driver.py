@@ -13,7 +13,8 @@ from app.graphql.queries.history import ChargingSessionConnection
 from app.graphql.types.id_token import IdToken
 from app.graphql.types.location import Location
 from app.graphql.types.reservation import Reservation
-from app.services import favorites, reservations, rfid_cards
+from app.graphql.types.session import ChargingSession
+from app.services import favorites, reservations, rfid_cards, sessions
 
 
 @strawberry.type(
@@ -45,6 +46,13 @@ class Driver(relay.Node):
             session_factory=info.context.session_factory, driver_id=self.id, active=active
         )
         return [Reservation.from_row(row) for row in rows]
+
+    @fields.field(description="Sessions charging now, as sessionUpdated snapshots (reconnects).")
+    async def active_sessions(self, info: Info) -> list[ChargingSession]:
+        rows = await sessions.list_active_sessions(
+            session_factory=info.context.session_factory, driver_id=self.id
+        )
+        return [ChargingSession.from_row(row) for row in rows]
 
     sessions: ChargingSessionConnection = strawberry.field(
         resolver=history.resolve_sessions,
