@@ -316,3 +316,28 @@ def test_less_laxity_never_gets_less_on_one_shared_limit(
     rates = [pilots[s.evse_id] for s in ranked]
     for more_urgent, less_urgent in itertools.pairwise(rates):
         assert more_urgent >= less_urgent - 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(problems())
+def test_no_remainder_below_6a_is_left_for_a_later_period(
+    problem: tuple[list[EvseSpec], list[Constraint], list[SessionDemand], int],
+) -> None:
+    # A remainder the EV could only take with a pilot below 6 A would cost a whole 6 A pilot
+    # for less current later: continuous EVSEs finish exactly or leave at least their minimum.
+    evses, constraints, sessions, now = problem
+    pilots = allocate(
+        evses=evses, constraints=constraints, sessions=sessions, now=now, period_s=PERIOD_S
+    )
+    by_id = {e.id: e for e in evses}
+    for session in sessions:
+        e = by_id[session.evse_id]
+        pilot = pilots[e.id]
+        floor = max(6.0, e.min_a)
+        need_a = session.energy_wh * 3600.0 / PERIOD_S / e.voltage_v
+        if e.allowed_a is not None or not pilot or (session.departure_period or 0) < now + 2:
+            continue
+        if need_a < 2 * floor:
+            continue
+        remainder = need_a - pilot
+        assert remainder <= 1e-6 or remainder >= floor - 1e-6

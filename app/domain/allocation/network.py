@@ -37,6 +37,12 @@ class Network:
     max_on_a: tuple[float, ...]
     #: Pilots each EVSE accepts besides 0, ascending, or None for a continuous range.
     steps_a: tuple[tuple[float, ...] | None, ...]
+    #: 1 / voltage of each EVSE (A per W).
+    amps_per_w: tuple[float, ...]
+    #: Phase angle of each EVSE, normalised to [0, 360).
+    angle_deg: tuple[float, ...]
+    #: Indices of the constraints each EVSE is in.
+    constraint_set: tuple[tuple[int, ...], ...]
 
 
 def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]) -> Network:
@@ -78,6 +84,9 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
         min_on_a=tuple(b[0] for b in bounds),
         max_on_a=tuple(b[1] for b in bounds),
         steps_a=tuple(b[2] for b in bounds),
+        amps_per_w=tuple(1.0 / e.voltage_v for e in evses),
+        angle_deg=tuple(e.phase_angle_deg % 360.0 for e in evses),
+        constraint_set=tuple(tuple(m[0] for m in mems) for mems in members),
     )
 
 
@@ -147,10 +156,10 @@ def constraint_currents(network: Network, pilots_a: Sequence[float]) -> list[flo
     """Magnitude of every constraint's phasor sum for the given pilots (indexed like EVSEs)."""
     re = [0.0] * len(network.constraints)
     im = [0.0] * len(network.constraints)
-    for i, mems in enumerate(network.members):
-        current = pilots_a[i]
+    members = network.members
+    for i, current in enumerate(pilots_a):
         if current:
-            for k, a, b, _ in mems:
+            for k, a, b, _ in members[i]:
                 re[k] += a * current
                 im[k] += b * current
     return [math.hypot(r, j) for r, j in zip(re, im, strict=True)]
