@@ -103,10 +103,14 @@ class SessionDemand:
         departure_in_s: float | None = None,
         priority: int = 0,
     ) -> "SessionDemand":
-        """Build a demand from kWh / kW figures (rounded to the nearest Wh)."""
+        """Build a demand from kWh / kW figures.
+
+        The energy is rounded up to the next Wh (less a float's noise): rounded to the nearest,
+        a remainder under 0.5 Wh became 0 and the session was never finished.
+        """
         return cls(
             evse_id=evse_id,
-            energy_wh=max(0, round(energy_kwh * 1000)),
+            energy_wh=max(0, math.ceil(energy_kwh * 1000 - 1e-6)),
             max_power_w=max_kw * 1000,
             departure_period=departure_period,
             departure_in_s=departure_in_s,
