@@ -18,7 +18,7 @@ from app.graphql.app import create_graphql_app
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
 from app.services.auth import TokenService
-from app.services.command_outcomes import CommandRunner
+from app.services.command_runner import CommandRunner
 from app.services.reservation_lifecycle import ReservationExpiry
 from app.settings import Settings
 

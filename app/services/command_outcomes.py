@@ -14,11 +14,8 @@ detail names it as `late_session_id`.
 """
 
 import asyncio
-import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import func
@@ -39,8 +36,6 @@ from app.services.commands import (
     command_topic,
 )
 from app.services.ports import StationCommander
-
-log = logging.getLogger(__name__)
 
 LATE_START_WINDOW = timedelta(minutes=15)  # a 1.6 start this long after a TIMEOUT is unrelated
 
@@ -299,46 +294,3 @@ async def publish_link(db_factory: SessionFactory, bus: EventBus, link: StartLin
         command = await db.get(RemoteCommand, link.command_id)
     if command is not None:
         await bus.publish(command_topic(command.id), command_event(command))
-
-
-class CommandRunner:
-    """Owns the background tasks that send commands; `async with` cancels them on exit.
-
-    Entered by the app's lifespan. A task that fails is logged with its traceback.
-    """
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._open = False
-
-    async def __aenter__(self) -> "CommandRunner":
-        self._open = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._open = False
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> "asyncio.Task[Any]":
-        if not self._open:
-            coro.close()
-            raise RuntimeError("CommandRunner is not running: enter it in the app's lifespan")
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: "asyncio.Task[Any]") -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("command task %s failed", task.get_name(), exc_info=error)

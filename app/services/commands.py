@@ -28,7 +28,7 @@ from app.db.models import (
     Reservation,
 )
 from app.domain.enums import AuthorizationStatus, EvseStatus, IdTokenType, SessionStatus
-from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.domain.reservations import UnavailableReason
 
 MAX_CLIENT_MUTATION_ID = 64
@@ -183,7 +183,16 @@ async def _insert(
         async with session_factory() as db:
             if (found := await _existing(db, driver_id, client_mutation_id)) is not None:
                 return CommandRequested(found, created=False)
-            command: RemoteCommand = await build(db)
+            try:
+                command: RemoteCommand = await build(db)
+            except DomainError:
+                # A concurrent retry may have committed its command after our first look (and
+                # made the EVSE look occupied): that command is the answer, not the refusal.
+                async with session_factory() as fresh:
+                    found = await _existing(fresh, driver_id, client_mutation_id)
+                if found is not None:
+                    return CommandRequested(found, created=False)
+                raise
             db.add(command)
             try:
                 await db.commit()

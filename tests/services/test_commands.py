@@ -8,7 +8,7 @@ from sqlmodel import select
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Evse, RemoteCommand
 from app.services import commands
-from app.services.command_outcomes import CommandRunner
+from app.services.command_runner import CommandRunner
 from tests.factories import make_station
 from tests.reservation_builders import make_driver
 

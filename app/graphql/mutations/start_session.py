@@ -12,7 +12,7 @@ from app.graphql.types import node
 from app.graphql.types.command import CommandPayload
 from app.graphql.types.reservation import EvseNotFound, EvseUnavailable
 from app.services import command_outcomes, commands
-from app.services.command_outcomes import CommandRunner
+from app.services.command_runner import CommandRunner
 
 
 @strawberry.input
