@@ -36,6 +36,7 @@ class Runtime:
     registry: StationRegistry
     ocpp: OcppServer
     tokens: TokenService
+    commands: CommandRunner
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -48,16 +49,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings=settings, session_factory=session_factory, bus=bus, registry=registry
     )
     tokens = TokenService(settings)
-    commands = CommandRunner()  # remote start/stop tasks; GraphQL finds it on app.state
+    commands = CommandRunner()  # owns the tasks that follow remote commands to their outcome
     graphql_app = create_graphql_app(
         settings=settings,
         session_factory=session_factory,
         bus=bus,
         commander=registry,
         tokens=tokens,
+        commands=commands,
     )
 
-    runtime = Runtime(settings, engine, session_factory, bus, registry, ocpp, tokens)
+    runtime = Runtime(settings, engine, session_factory, bus, registry, ocpp, tokens, commands)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -99,5 +101,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.command_runner = commands
     return app

@@ -14,6 +14,7 @@ from app.graphql.context import Context
 from app.graphql.loaders import Loaders
 from app.graphql.schema import schema
 from app.services.auth import TokenService
+from app.services.command_runner import CommandRunner
 from app.services.ports import StationCommander
 from app.settings import Settings
 
@@ -29,6 +30,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         bus: EventBus,
         commander: StationCommander,
         tokens: TokenService,
+        commands: CommandRunner,
     ) -> None:
         super().__init__(
             schema,
@@ -43,6 +45,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         self.bus = bus
         self.commander = commander
         self.tokens = tokens
+        self.commands = commands
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -56,6 +59,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             commander=self.commander,
             loaders=Loaders(self.session_factory),
             tokens=self.tokens,
+            commands=self.commands,
         )
         if isinstance(request, Request):
             context.authenticate(request.headers.get("authorization"))
@@ -83,6 +87,7 @@ def create_graphql_app(
     bus: EventBus,
     commander: StationCommander,
     tokens: TokenService,
+    commands: CommandRunner,
 ) -> ChargenetGraphQL:
     return ChargenetGraphQL(
         settings=settings,
@@ -90,4 +95,5 @@ def create_graphql_app(
         bus=bus,
         commander=commander,
         tokens=tokens,
+        commands=commands,
     )

@@ -13,6 +13,7 @@ from app.domain.errors import Unauthenticated
 from app.events import EventBus
 from app.graphql.loaders import Loaders
 from app.services.auth import Principal, TokenService
+from app.services.command_runner import CommandRunner
 from app.services.ports import StationCommander
 from app.settings import Settings
 
@@ -34,6 +35,7 @@ class Context:
     commander: StationCommander
     loaders: Loaders
     tokens: TokenService
+    commands: CommandRunner
     principal: Principal | None = None
     auth_error: Unauthenticated | None = None
     """Why the credentials presented were refused; permission checks raise it."""

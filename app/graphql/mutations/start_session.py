@@ -54,11 +54,8 @@ StartSessionResult = Annotated[
 
 
 def command_runner(info: Info) -> CommandRunner:
-    """The app's owner of command tasks (`app.main` puts it on the Starlette app's state)."""
-    runner = getattr(info.context.request.app.state, "command_runner", None)
-    if not isinstance(runner, CommandRunner):
-        raise RuntimeError("no CommandRunner on app.state: is the app built by create_app?")
-    return runner
+    """The app's owner of command tasks, which outlive the request that started them."""
+    return info.context.commands
 
 
 async def start_session(info: Info, input: StartSessionInput) -> StartSessionResult:
