@@ -23,8 +23,8 @@ strawberry.enum(
 )
 strawberry.enum(
     UnavailableReason,
-    name="ReservationUnavailableReason",
-    description="Why an EVSE cannot be reserved now.",
+    name="EvseUnavailableReason",
+    description="Why an EVSE cannot be reserved or started now.",
 )
 
 
@@ -63,7 +63,7 @@ class EvseNotFound:
     message: str
 
 
-@strawberry.type(description="The EVSE cannot be reserved now (see `reason`).")
+@strawberry.type(description="The EVSE cannot be reserved or started now (see `reason`).")
 class EvseUnavailable:
     message: str
     reason: UnavailableReason
