@@ -5,6 +5,7 @@ import itertools
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Connector, Evse, IdToken, Location
 from app.domain.enums import AuthorizationStatus, ConnectorStandard, PowerType
+from app.domain.id_tokens import canonical_uid
 from app.services.security import hash_password
 
 _counter = itertools.count(1)
@@ -80,7 +81,7 @@ async def make_id_token(
     status: AuthorizationStatus = AuthorizationStatus.ACCEPTED,
 ) -> IdToken:
     async with session_factory() as db:
-        token = IdToken(uid=uid or f"RFID{next(_counter):08d}", status=status)
+        token = IdToken(uid=canonical_uid(uid or f"RFID{next(_counter):08d}"), status=status)
         db.add(token)
         await db.commit()
         await db.refresh(token)

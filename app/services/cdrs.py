@@ -16,7 +16,6 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +23,7 @@ from app.db.models import Cdr, ChargingSession, ChargingStation, Evse, IdToken
 from app.db.models import Tariff as TariffRow
 from app.domain.enums import SessionStatus
 from app.domain.errors import InvalidInput
+from app.domain.id_tokens import canonical_uid
 from app.domain.tariffs import DimensionCost, SessionCost, TariffDimension
 from app.services.pricing import (
     DEFAULT_CURRENCY,
@@ -144,7 +144,7 @@ async def write_cdr(db: AsyncSession, session: ChargingSession) -> Cdr:
     evse = await db.get(Evse, session.evse_id)
     driver_id = session.driver_id
     if driver_id is None and session.id_token:
-        statement = select(IdToken).where(func.lower(IdToken.uid) == session.id_token.lower())
+        statement = select(IdToken).where(IdToken.uid == canonical_uid(session.id_token))
         token = (await db.exec(statement)).first()
         driver_id = token.driver_id if token is not None else None
     currency = cost.currency if cost else (session.currency or DEFAULT_CURRENCY)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +26,7 @@ from app.db.models import ChargingSession, IdToken, RemoteCommand
 from app.domain.commands import CommandStatus, RequestStart, RequestStop
 from app.domain.enums import SessionStatus
 from app.domain.errors import StationNotConnected
+from app.domain.id_tokens import canonical_uid
 from app.events import EventBus, topics
 from app.services.commands import (
     LIVE,
@@ -260,8 +260,8 @@ async def link_started_session(
     command = await _matching_start(db, session, remote_start_id)
     if command is None or command.status not in (*LIVE, RemoteCommandStatus.TIMEOUT):
         if session.driver_id is None and session.id_token:
-            uid = session.id_token.lower()
-            token = (await db.exec(select(IdToken).where(func.lower(IdToken.uid) == uid))).first()
+            uid = canonical_uid(session.id_token)
+            token = (await db.exec(select(IdToken).where(IdToken.uid == uid))).first()
             session.driver_id = token.driver_id if token is not None else None
         return None
     result = await db.exec(

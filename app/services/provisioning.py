@@ -15,6 +15,7 @@ from app.domain.enums import (
     PowerType,
 )
 from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.id_tokens import canonical_uid
 from app.services.security import hash_password
 
 
@@ -147,6 +148,7 @@ async def create_id_token(
     type: IdTokenType = IdTokenType.RFID,
     label: str | None = None,
 ) -> IdToken:
+    uid = canonical_uid(uid)
     if not uid or len(uid) > 36:
         raise InvalidInput(f"token uid {uid!r}: want 1-36 characters")
     async with session_factory() as db:

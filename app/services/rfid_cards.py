@@ -10,15 +10,14 @@ from app.db.engine import SessionFactory
 from app.db.models import IdToken
 from app.domain.enums import AuthorizationStatus, IdTokenType
 from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.id_tokens import canonical_uid
 
 MAX_LABEL_LENGTH = 100
 # OCPP 1.6 idTag is CiString20; 2.0.1 allows 36, so 20 fits every charger we speak to.
 _UID = re.compile(r"[0-9A-Za-z-]{1,20}")
 
 
-def normalize_uid(uid: str) -> str:
-    """Chargers send uids in any case; they are stored and compared upper-case."""
-    return uid.strip().upper()
+normalize_uid = canonical_uid
 
 
 async def list_id_tokens(*, session_factory: SessionFactory, driver_id: int) -> list[IdToken]:

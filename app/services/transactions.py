@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
-from app.db.models import ChargingSession, IdToken, MeterSample
+from app.db.models import ChargingSession, Driver, IdToken, MeterSample
 from app.domain.enums import AuthorizationStatus, SessionStatus
 from app.domain.errors import InvalidInput
+from app.domain.id_tokens import canonical_uid
 from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_percent
 from app.events import EventBus, topics
 from app.services import command_outcomes
@@ -69,9 +69,14 @@ class TransactionEventData:
 
 
 async def _authorize(db: AsyncSession, uid: str, at: datetime) -> Authorization:
-    token = (await db.exec(select(IdToken).where(func.lower(IdToken.uid) == uid.lower()))).first()
+    token = (await db.exec(select(IdToken).where(IdToken.uid == canonical_uid(uid)))).first()
     if token is None:
         return Authorization(AuthorizationStatus.INVALID)
+    if token.driver_id is not None:
+        driver = await db.get(Driver, token.driver_id)
+        if driver is None or driver.disabled:
+            # A disabled account charges with none of its cards or its app.
+            return Authorization(AuthorizationStatus.BLOCKED, token.expires_at)
     if token.status != AuthorizationStatus.ACCEPTED:
         return Authorization(token.status, token.expires_at)
     if token.expires_at is not None and token.expires_at <= at:

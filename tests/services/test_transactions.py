@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from app.db.engine import SessionFactory
-from app.db.models import ChargingSession, IdToken
+from app.db.models import ChargingSession, Driver, IdToken
 from app.domain.enums import AuthorizationStatus
 from app.events import InProcessEventBus
 from app.services import transactions
@@ -53,6 +53,24 @@ async def test_authorize_verdicts(
     verdict = await transactions.authorize(
         session_factory=session_factory, id_token="TOK-1", at=NOW
     )
+    assert verdict.status == expected
+
+
+@pytest.mark.parametrize(
+    ("disabled", "expected"),
+    [(False, AuthorizationStatus.ACCEPTED), (True, AuthorizationStatus.BLOCKED)],
+    ids=["active-account", "disabled-account"],
+)
+async def test_a_disabled_drivers_cards_are_blocked(
+    session_factory: SessionFactory, disabled: bool, expected: AuthorizationStatus
+) -> None:
+    async with session_factory() as db:
+        driver = Driver(email="d@example.org", password_hash="x", disabled=disabled)
+        db.add(driver)
+        await db.flush()
+        db.add(IdToken(uid="CARD-9", driver_id=driver.id))
+        await db.commit()
+    verdict = await transactions.authorize(session_factory=session_factory, id_token="card-9")
     assert verdict.status == expected
 
 
