@@ -7,6 +7,12 @@ from app.db.models.driver import Driver, Favorite, RefreshToken
 from app.db.models.id_token import IdToken
 from app.db.models.location import Location, Operator
 from app.db.models.message_log import OcppMessageLog
+from app.db.models.payment import (
+    Payment,
+    PaymentLedgerEntry,
+    StripeCustomer,
+    StripeEvent,
+)
 from app.db.models.reservation import Reservation
 from app.db.models.session import ChargingSession, MeterSample
 from app.db.models.station import ChargingStation, Connector, Evse
@@ -26,9 +32,13 @@ __all__ = [
     "MeterSample",
     "OcppMessageLog",
     "Operator",
+    "Payment",
+    "PaymentLedgerEntry",
     "RefreshToken",
     "RemoteCommand",
     "Reservation",
+    "StripeCustomer",
+    "StripeEvent",
     "Tariff",
     "metadata",
 ]
