@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.domain.commands import CommandOutcome, CommandStatus, StationCommand
 from app.domain.enums import MessageDirection, MessageKind, OcppVersion
@@ -133,7 +133,9 @@ class StationConnection:
         if self.websocket.application_state != WebSocketState.DISCONNECTED:
             try:
                 await self.websocket.close(code=code, reason=reason)
-            except (RuntimeError, OSError) as exc:  # already closing from the other side
+            except (RuntimeError, OSError, WebSocketDisconnect) as exc:
+                # Already gone from the other side (e.g. replaced by a reconnect that came in
+                # before this socket's disconnect was read): nothing left to close.
                 log.debug("station %s: close failed: %s", self.station_id, exc)
 
     async def send_command(self, command: StationCommand, *, timeout_s: float) -> CommandOutcome:
