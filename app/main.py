@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from app.db.engine import SessionFactory, create_engine, create_session_factory
 from app.events import EventBus, create_event_bus
 from app.graphql.app import create_graphql_app
+from app.loadmgmt.scheduler import LoadScheduler
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
 from app.services.auth import TokenService
@@ -94,6 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ReservationExpiry(session_factory=session_factory, commander=registry)
             )
             await stack.enter_async_context(commands)
+            await stack.enter_async_context(
+                LoadScheduler.wire(settings, session_factory, bus, registry)
+            )
             log.info(
                 "chargenet ready (database %s)", engine.url.render_as_string(hide_password=True)
             )

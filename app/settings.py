@@ -38,6 +38,22 @@ class Settings(BaseSettings):
         "transaction before the command is TIMEOUT.",
     )
 
+    # Load management: the scheduler and its defaults for what sessions do not say.
+    loadmgmt_interval_s: float = Field(
+        default=60.0, gt=0, description="seconds between recomputes when nothing else triggers one"
+    )
+    loadmgmt_voltage_v: float = Field(default=230.0, gt=0, description="nominal line-to-neutral")
+    loadmgmt_default_energy_wh: int = Field(
+        default=20_000, ge=0, description="energy a session wants when the driver did not say"
+    )
+    loadmgmt_default_dwell_s: int = Field(
+        default=4 * 3600, ge=60, description="stay assumed when the driver gave no departure"
+    )
+    loadmgmt_default_ev_max_w: int = Field(
+        default=22_000, gt=0, description="what an EV is assumed to take when unknown"
+    )
+    loadmgmt_command_timeout_s: float = Field(default=10.0, gt=0)
+
     # GraphQL.
     graphql_max_page_size: int = Field(default=100, ge=1, le=1000)
     graphql_explorer: bool = True

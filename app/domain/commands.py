@@ -70,8 +70,42 @@ class CancelReservation:
     reservation_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class SetChargingLimit:
+    """Cap what an EVSE may draw (1.6 and 2.0.1 SetChargingProfile).
+
+    With a `transaction_id` it is the session's TxProfile; without one it is the EVSE's
+    TxDefaultProfile, the limit a session that starts while the backend is unreachable obeys.
+    Give exactly one of `limit_a` (amps per phase, on `number_phases` phases) and `limit_w`.
+    Profiles replace each other by id, so one EVSE holds at most one of each kind.
+    """
+
+    ocpp_evse_id: int
+    limit_a: float | None = None
+    limit_w: float | None = None
+    transaction_id: str | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    number_phases: int | None = None
+
+    @property
+    def profile_id(self) -> int:
+        """Stable per EVSE and kind: a new limit replaces the old profile on the station."""
+        return (2000 if self.transaction_id is None else 1000) + self.ocpp_evse_id
+
+    @property
+    def stack_level(self) -> int:
+        return 0 if self.transaction_id is None else 1
+
+
 StationCommand = (
-    RequestStart | RequestStop | Reset | TriggerMessage | ReserveNow | CancelReservation
+    RequestStart
+    | RequestStop
+    | Reset
+    | TriggerMessage
+    | ReserveNow
+    | CancelReservation
+    | SetChargingLimit
 )
 
 

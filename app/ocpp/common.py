@@ -1,12 +1,15 @@
 """Conversions both OCPP versions share: timestamps and sampled meter values."""
 
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.exceptions import PropertyConstraintViolationError
 
+from app.domain.commands import SetChargingLimit
+from app.domain.errors import InvalidInput
 from app.domain.metering import MeterReading, SampledValue, normalise
 
 log = logging.getLogger(__name__)
@@ -71,3 +74,22 @@ def readings(
         reading(mv["timestamp"], mv.get("sampled_value") or (), version_unit_key=version_unit_key)
         for mv in meter_values or ()
     )
+
+
+def profile_limit(command: SetChargingLimit) -> float:
+    """The schedule limit: amps rounded down to 0.1 A (both versions' precision), or whole W.
+
+    Rounded down, never up, so a limit the backend computed to fit a constraint still fits.
+    """
+    if (command.limit_a is None) == (command.limit_w is None):
+        raise InvalidInput(
+            f"limit_a={command.limit_a}, limit_w={command.limit_w}: expected exactly one"
+        )
+    if command.limit_a is not None:
+        if command.limit_a < 0:
+            raise InvalidInput(f"limit_a={command.limit_a}: expected >= 0")
+        return math.floor(command.limit_a * 10 + 1e-9) / 10
+    assert command.limit_w is not None
+    if command.limit_w < 0:
+        raise InvalidInput(f"limit_w={command.limit_w}: expected >= 0")
+    return float(math.floor(command.limit_w))

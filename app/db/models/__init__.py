@@ -1,6 +1,7 @@
 """All tables. Importing this package registers every model on `SQLModel.metadata`."""
 
 from app.db.models.base import NAMING_CONVENTION, metadata
+from app.db.models.capacity import CapacityLimit, CapacityNode, EvseAllocation
 from app.db.models.cdr import Cdr
 from app.db.models.command import RemoteCommand
 from app.db.models.driver import Driver, Favorite, RefreshToken
@@ -20,12 +21,15 @@ from app.db.models.tariff import Tariff
 
 __all__ = [
     "NAMING_CONVENTION",
+    "CapacityLimit",
+    "CapacityNode",
     "Cdr",
     "ChargingSession",
     "ChargingStation",
     "Connector",
     "Driver",
     "Evse",
+    "EvseAllocation",
     "Favorite",
     "IdToken",
     "Location",

@@ -14,6 +14,7 @@ from app.domain.commands import (
     RequestStop,
     ReserveNow,
     Reset,
+    SetChargingLimit,
     StationCommand,
     TriggerMessage,
 )
@@ -120,7 +121,41 @@ def command_payload(command: StationCommand) -> Any:
             )
         case CancelReservation(reservation_id=rid):
             return call.CancelReservation(reservation_id=rid)
+        case SetChargingLimit():
+            return call.SetChargingProfile(
+                connector_id=command.ocpp_evse_id, cs_charging_profiles=_profile(command)
+            )
     raise InvalidInput(f"command {command!r} has no OCPP 1.6 equivalent")
+
+
+def _profile(command: SetChargingLimit) -> dict[str, Any]:
+    """A 1.6 TxProfile (with a transaction) or TxDefaultProfile, one period, relative."""
+    period: dict[str, Any] = {"start_period": 0, "limit": common.profile_limit(command)}
+    if command.number_phases is not None and command.limit_a is not None:
+        period["number_phases"] = command.number_phases
+    profile: dict[str, Any] = {
+        "charging_profile_id": command.profile_id,
+        "stack_level": command.stack_level,
+        "charging_profile_purpose": "TxDefaultProfile"
+        if command.transaction_id is None
+        else "TxProfile",
+        "charging_profile_kind": "Relative",
+        "charging_schedule": {
+            "charging_rate_unit": "A" if command.limit_a is not None else "W",
+            "charging_schedule_period": [period],
+        },
+    }
+    if command.transaction_id is not None:
+        if not command.transaction_id.isdigit():
+            raise InvalidInput(
+                f"transaction id {command.transaction_id!r}: OCPP 1.6 expects an integer"
+            )
+        profile["transaction_id"] = int(command.transaction_id)
+    if command.valid_from is not None:
+        profile["valid_from"] = command.valid_from.isoformat()
+    if command.valid_to is not None:
+        profile["valid_to"] = command.valid_to.isoformat()
+    return profile
 
 
 def command_outcome(result: Any) -> CommandOutcome:

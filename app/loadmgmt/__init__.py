@@ -1,0 +1,1 @@
+"""Load management: the scheduler task that shares site capacity between charging sessions."""

@@ -1,0 +1,125 @@
+"""Charging profiles out to stations, and what each station is known to hold."""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.domain.commands import CommandOutcome, CommandStatus, SetChargingLimit
+from app.domain.errors import DomainError
+from app.services.capacity_compiler import CompiledSite
+from app.services.capacity_state import ActiveSession
+from app.services.ports import StationCommander
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    session_id: int
+    limit_a: float
+
+
+class ProfileSender:
+    """Sends TxDefaultProfiles and TxProfiles and remembers the answers.
+
+    `held`: the TxProfile each EVSE's station accepted for its session; `defaults`: the
+    TxDefaultProfile it accepted; `refused`: EVSEs whose station refused a profile, with the
+    current they are assumed to keep drawing and when to try them again.
+    """
+
+    def __init__(
+        self, *, commander: StationCommander, timeout_s: float, retry_after_s: float
+    ) -> None:
+        self.commander = commander
+        self.timeout_s = timeout_s
+        self.retry_after_s = retry_after_s
+        self.held: dict[int, Held] = {}
+        self.defaults: dict[int, float] = {}
+        self.refused: dict[int, tuple[float, datetime]] = {}
+
+    def forget(self, evse_id: int) -> None:
+        """The station rebooted: it may have lost both profiles."""
+        self.defaults.pop(evse_id, None)
+        self.held.pop(evse_id, None)
+
+    def held_a(self, evse_id: int) -> float | None:
+        held = self.held.get(evse_id)
+        return held.limit_a if held else None
+
+    async def _send(self, station_id: str, command: SetChargingLimit) -> CommandOutcome:
+        try:
+            return await self.commander.send(station_id, command, timeout_s=self.timeout_s)
+        except DomainError as exc:  # not connected any more, or a command it cannot carry
+            return CommandOutcome(CommandStatus.FAILED, {"error": str(exc)})
+
+    async def send_defaults(
+        self,
+        site: CompiledSite,
+        defaults: Mapping[int, float],
+        addresses: Mapping[int, tuple[str, int]],
+        online: set[str],
+    ) -> None:
+        due = {
+            e: amps
+            for e, amps in defaults.items()
+            if addresses[e][0] in online and self.defaults.get(e) != amps
+        }
+        outcomes = await asyncio.gather(
+            *(
+                self._send(
+                    addresses[e][0],
+                    SetChargingLimit(
+                        ocpp_evse_id=addresses[e][1],
+                        limit_a=amps,
+                        number_phases=site.evses[e].number_phases,
+                    ),
+                )
+                for e, amps in due.items()
+            )
+        )
+        for (evse_id, amps), outcome in zip(due.items(), outcomes, strict=True):
+            if outcome.status == CommandStatus.ACCEPTED:
+                self.defaults[evse_id] = amps
+            else:
+                log.warning("default profile of EVSE %s refused: %s", evse_id, outcome)
+
+    async def send_limits(
+        self,
+        to_send: dict[int, float],
+        sessions: Mapping[int, ActiveSession],
+        site: CompiledSite,
+        now: datetime,
+    ) -> dict[int, str]:
+        outcomes = await asyncio.gather(
+            *(
+                self._send(
+                    sessions[e].station_id,
+                    SetChargingLimit(
+                        ocpp_evse_id=sessions[e].ocpp_evse_id,
+                        limit_a=amps,
+                        transaction_id=sessions[e].transaction_id,
+                        number_phases=site.evses[e].number_phases,
+                    ),
+                )
+                for e, amps in to_send.items()
+            )
+        )
+        statuses: dict[int, str] = {}
+        retry_at = now + timedelta(seconds=self.retry_after_s)
+        for (evse_id, amps), outcome in zip(to_send.items(), outcomes, strict=True):
+            statuses[evse_id] = outcome.status.value
+            if outcome.status == CommandStatus.ACCEPTED:
+                self.held[evse_id] = Held(sessions[evse_id].session_id, amps)
+                self.refused.pop(evse_id, None)
+                continue
+            # It keeps drawing what it last accepted: its TxProfile, else its default, else max.
+            held = self.held.get(evse_id)
+            index = site.network.index[str(evse_id)]
+            assumed = (
+                held.limit_a if held else self.defaults.get(evse_id, site.network.max_on_a[index])
+            )
+            self.refused[evse_id] = (assumed, retry_at)
+            log.warning("charging limit %.1f A for EVSE %s refused: %s", amps, evse_id, outcome)
+        return statuses
