@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     )
     loadmgmt_command_timeout_s: float = Field(default=10.0, gt=0)
 
+    openadr_vtn_url: str | None = Field(
+        default=None, description="OpenADR 3.0 VTN base URL to poll for grid limits; unset = off"
+    )
+    openadr_vtn_token: SecretStr | None = None
+    openadr_poll_interval_s: float = Field(default=60.0, gt=0)
+
     # GraphQL.
     graphql_max_page_size: int = Field(default=100, ge=1, le=1000)
     graphql_explorer: bool = True
@@ -80,6 +86,8 @@ class Settings(BaseSettings):
         "stripe_secret_key",
         "stripe_webhook_secret",
         "stripe_api_base",
+        "openadr_vtn_url",
+        "openadr_vtn_token",
         mode="before",
     )
     @classmethod

@@ -16,6 +16,7 @@ from app.domain.errors import InvalidInput
 from app.events import EventBus, topics
 from app.loadmgmt.decisions import Demand, decide
 from app.loadmgmt.inputs import demand_of
+from app.loadmgmt.openadr import OpenAdrVen
 from app.loadmgmt.profiles import ProfileSender
 from app.services import capacity, capacity_state
 from app.services.capacity_compiler import compile_site, safe_defaults
@@ -94,6 +95,14 @@ class LoadScheduler:
                 self._listen(frozenset({topics.ALL_EVSE_STATUS, capacity.LIMITS_CHANGED}))
             )
             tasks.create_task(self._listen_watched())
+            if self.settings.openadr_vtn_url:
+                ven = OpenAdrVen(
+                    settings=self.settings,
+                    session_factory=self.session_factory,
+                    bus=self.bus,
+                    clock=self.clock,
+                )
+                tasks.create_task(ven.run())
             wait_s = 0.0
             while True:
                 try:
