@@ -54,6 +54,7 @@ class LoadScheduler:
             retry_after_s=settings.loadmgmt_interval_s,
         )
         self._stations_to_reset: set[str] = set()
+        self._written: dict[int, tuple[int | None, float, str, str]] = {}  # EvseAllocation rows
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -221,7 +222,21 @@ class LoadScheduler:
             )
             for evse_id, amps in plan.limits_a.items()
         ]
-        await capacity_state.record_allocations(session_factory=self.session_factory, rows=rows)
+        rows += [
+            EvseAllocation(
+                evse_id=evse_id,
+                session_id=None,
+                limit_a=profiles.defaults.get(evse_id, defaults.get(evse_id, 0.0)),
+                reason="idle: safe default profile",
+                status="OFFLINE" if addresses[evse_id][0] not in online else "DEFAULT",
+                updated_at=now,
+            )
+            for evse_id in site.evses
+            if evse_id not in plan.limits_a
+        ]
+        await capacity_state.record_allocations(
+            session_factory=self.session_factory, rows=self._changed(rows)
+        )
         if statuses:
             await self._publish(snap, {e: plan.to_send[e] for e in statuses}, now)
         self._watch(snap)
@@ -229,6 +244,18 @@ class LoadScheduler:
             (snap.next_change_at - now).total_seconds() if snap.next_change_at else interval
         )
         return max(0.0, min(interval, until_change))
+
+    def _changed(self, rows: list[EvseAllocation]) -> list[EvseAllocation]:
+        """Rows that say something new (a row HELD unchanged keeps its first status)."""
+        changed = []
+        for row in rows:
+            key = (row.session_id, row.limit_a, row.reason)
+            last = self._written.get(row.evse_id)
+            if last is not None and last[:3] == key and row.status in ("HELD", last[3]):
+                continue
+            self._written[row.evse_id] = (*key, row.status)
+            changed.append(row)
+        return changed
 
     async def _publish(
         self, snap: capacity_state.Snapshot, sent: dict[int, float], now: datetime
