@@ -100,6 +100,8 @@ class EvseState:
     status: str = "Available"
     operative: bool = True
     limit_w: float | None = None  # from SetChargingProfile (EVSE or station share)
+    tx_limit_w: float | None = None  # the session's TxProfile; dies with the session
+    default_limit_w: float | None = None  # TxDefaultProfile: what a session starts under
     vehicle: Vehicle | None = None
     transaction: Transaction | None = None
     reservation: Hold | None = None

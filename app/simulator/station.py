@@ -200,13 +200,28 @@ class SimulatedStation(StationSteps):
                 return evse
         return None
 
-    def apply_limit(self, evse_id: int, profile_limit_w: float | None) -> None:
-        """Obey a charging profile: per EVSE, or for the station (0) shared equally."""
+    def apply_limit(
+        self, evse_id: int, profile_limit_w: float | None, purpose: str | None = None
+    ) -> None:
+        """Obey a charging profile: per EVSE, or for the station (0) shared equally.
+
+        On an EVSE a TxProfile rules its session; a TxDefaultProfile applies only where no
+        TxProfile is in force, and again once the session (and its TxProfile) ends.
+        """
         if evse_id:
-            self.evses[evse_id].set_limit(profile_limit_w, time_scale=self.time_scale)
+            evse = self.evses[evse_id]
+            if purpose == "TxDefaultProfile":
+                evse.default_limit_w = profile_limit_w
+                if evse.transaction is not None and evse.tx_limit_w is not None:
+                    return
+            elif purpose == "TxProfile":
+                evse.tx_limit_w = profile_limit_w
+            evse.set_limit(profile_limit_w, time_scale=self.time_scale)
             return
         share = None if profile_limit_w is None else profile_limit_w / len(self.evses)
         for evse in self.evses.values():
+            if profile_limit_w is None:  # ClearChargingProfile
+                evse.tx_limit_w = evse.default_limit_w = None
             evse.set_limit(share, time_scale=self.time_scale)
 
     def set_operative(self, evse_id: int, operative: bool) -> bool:

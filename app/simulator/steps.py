@@ -166,6 +166,8 @@ class StationSteps(StationLink):
         evse.advance(time_scale=self.time_scale)
         evse.transaction = None
         evse.power_w = 0.0
+        if evse.tx_limit_w is not None:  # a TxProfile ends with its transaction
+            evse.tx_limit_w, evse.limit_w = None, evse.default_limit_w
         tx.stop_reason = reason
         tx.meter_stop_wh = int(evse.energy_wh)
         self.stats.transactions_stopped += 1

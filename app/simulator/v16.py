@@ -193,7 +193,7 @@ class _Client16(ReservationHandlers16, ChargePoint):  # type: ignore[misc]
             return call_result.SetChargingProfile(status="Rejected")
         limit = profile_limit_w(profile, self.station.evses[number or 1])
         self.station.charging_profiles.append((number, profile))
-        self.station.apply_limit(number, limit)
+        self.station.apply_limit(number, limit, profile.get("charging_profile_purpose"))
         return call_result.SetChargingProfile(status="Accepted")
 
     @on("ClearChargingProfile")
