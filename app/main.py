@@ -18,6 +18,9 @@ from app.graphql.app import create_graphql_app
 from app.loadmgmt.scheduler import LoadScheduler
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
+from app.payments.gateway import StripeGateway
+from app.payments.reconciler import PaymentReconciler
+from app.payments.webhooks import webhook_route
 from app.services.auth import TokenService
 from app.services.command_runner import CommandRunner
 from app.services.reservation_lifecycle import ReservationExpiry
@@ -38,6 +41,8 @@ class Runtime:
     ocpp: OcppServer
     tokens: TokenService
     commands: CommandRunner
+    payments: StripeGateway | None = None
+    reconciler: PaymentReconciler | None = None
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     tokens = TokenService(settings)
     commands = CommandRunner()  # owns the tasks that follow remote commands to their outcome
+    payments = StripeGateway(settings) if settings.stripe_secret_key else None
     graphql_app = create_graphql_app(
         settings=settings,
         session_factory=session_factory,
@@ -58,9 +64,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         commander=registry,
         tokens=tokens,
         commands=commands,
+        payments=payments,
     )
 
-    runtime = Runtime(settings, engine, session_factory, bus, registry, ocpp, tokens, commands)
+    reconciler = (
+        PaymentReconciler(
+            session_factory=session_factory,
+            gateway=payments,
+            interval_s=settings.payment_reconcile_interval_s,
+        )
+        if payments is not None
+        else None
+    )
+    runtime = Runtime(
+        settings, engine, session_factory, bus, registry, ocpp, tokens, commands,
+        payments=payments, reconciler=reconciler,
+    )  # fmt: skip
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -82,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/ocpp/{station_id}", ocpp),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
+        webhook_route(settings=settings, session_factory=session_factory),
     ]
 
     @asynccontextmanager
@@ -95,6 +115,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ReservationExpiry(session_factory=session_factory, commander=registry)
             )
             await stack.enter_async_context(commands)
+            if payments is not None and reconciler is not None:
+                stack.push_async_callback(payments.close)
+                await stack.enter_async_context(reconciler)
             await stack.enter_async_context(
                 LoadScheduler.wire(settings, session_factory, bus, registry)
             )

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
+    stripe_timeout_s: float = Field(default=20.0, gt=0, description="per Stripe HTTP request")
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    payment_hold_amount_minor: int = Field(
+        default=5000, gt=0, description="the hold placed before a remote start, minor units"
+    )
+    payment_reconcile_interval_s: float = Field(
+        default=10.0, gt=0, description="how often owed captures and releases are retried"
+    )
 
     @field_validator(
         "redis_url",

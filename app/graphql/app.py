@@ -15,7 +15,7 @@ from app.graphql.loaders import Loaders
 from app.graphql.schema import schema
 from app.services.auth import TokenService
 from app.services.command_runner import CommandRunner
-from app.services.ports import StationCommander
+from app.services.ports import PaymentGateway, StationCommander
 from app.settings import Settings
 
 
@@ -31,6 +31,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         commander: StationCommander,
         tokens: TokenService,
         commands: CommandRunner,
+        payments: PaymentGateway | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -46,6 +47,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         self.commander = commander
         self.tokens = tokens
         self.commands = commands
+        self.payments = payments
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -60,6 +62,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             loaders=Loaders(self.session_factory),
             tokens=self.tokens,
             commands=self.commands,
+            payments=self.payments,
         )
         if isinstance(request, Request):
             context.authenticate(request.headers.get("authorization"))
@@ -88,6 +91,7 @@ def create_graphql_app(
     commander: StationCommander,
     tokens: TokenService,
     commands: CommandRunner,
+    payments: PaymentGateway | None = None,
 ) -> ChargenetGraphQL:
     return ChargenetGraphQL(
         settings=settings,
@@ -96,4 +100,5 @@ def create_graphql_app(
         commander=commander,
         tokens=tokens,
         commands=commands,
+        payments=payments,
     )

@@ -14,7 +14,7 @@ from app.events import EventBus
 from app.graphql.loaders import Loaders
 from app.services.auth import Principal, TokenService
 from app.services.command_runner import CommandRunner
-from app.services.ports import StationCommander
+from app.services.ports import PaymentGateway, StationCommander
 from app.settings import Settings
 
 
@@ -39,6 +39,8 @@ class Context:
     principal: Principal | None = None
     auth_error: Unauthenticated | None = None
     """Why the credentials presented were refused; permission checks raise it."""
+    payments: PaymentGateway | None = None
+    """The payment gateway; None when Stripe is not configured (no holds, no saved methods)."""
     connection_params: Any = field(default=None)
 
     def authenticate(self, authorization: str | None) -> None:

@@ -8,13 +8,16 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 
 from app.domain.errors import DomainError
 from app.graphql.loaders import Loaders
+from app.graphql.mutations.add_payment_method import AddPaymentMethodMutation
 from app.graphql.mutations.add_rfid_card import AddRfidCardMutation
 from app.graphql.mutations.cancel_reservation import CancelReservationMutation
 from app.graphql.mutations.log_in import LogInMutation
 from app.graphql.mutations.log_out import LogOutMutation
 from app.graphql.mutations.refresh_tokens import RefreshTokensMutation
+from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutation
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
+from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
 from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
@@ -64,6 +67,9 @@ class Mutation(
     CancelReservationMutation,
     StartSessionMutation,
     StopSessionMutation,
+    AddPaymentMethodMutation,
+    SetDefaultPaymentMethodMutation,
+    RemovePaymentMethodMutation,
 ):
     pass
 

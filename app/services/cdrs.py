@@ -25,6 +25,7 @@ from app.domain.enums import SessionStatus
 from app.domain.errors import InvalidInput
 from app.domain.id_tokens import canonical_uid
 from app.domain.tariffs import DimensionCost, SessionCost, TariffDimension
+from app.services.payments_settlement import mark_capture_pending
 from app.services.pricing import (
     DEFAULT_CURRENCY,
     attach_tariff,
@@ -174,6 +175,7 @@ async def write_cdr(db: AsyncSession, session: ChargingSession) -> Cdr:
     session.driver_id = driver_id
     session.currency = currency
     session.cost_incl_vat_minor = cdr.total_incl_vat_minor
+    await mark_capture_pending(db, session, cdr)  # the capture owed, durable with the CDR
     return cdr
 
 

@@ -3,6 +3,15 @@
 from typing import Protocol
 
 from app.domain.commands import CommandOutcome, StationCommand
+from app.services.payments_results import (
+    CaptureResult,
+    CardInfo,
+    HoldResult,
+    IntentState,
+    PaymentUnknown,
+    ReleaseResult,
+    SetupSecret,
+)
 
 
 class StationCommander(Protocol):
@@ -19,3 +28,51 @@ class StationCommander(Protocol):
         does not answer within the timeout gives `CommandStatus.TIMEOUT`, not an exception.
         """
         ...
+
+
+class PaymentGateway(Protocol):
+    """Moves money with the payment provider (implemented by `app.payments.gateway`).
+
+    Calls that move money take an idempotency key and answer a typed result, never raise for
+    a declined card or a lost connection. The others raise `PaymentsUnavailable`.
+    """
+
+    async def create_customer(self, *, driver_id: int, email: str) -> str: ...
+
+    async def create_setup_intent(self, *, customer_id: str, driver_id: int) -> SetupSecret: ...
+
+    async def list_payment_methods(self, *, customer_id: str) -> list[CardInfo]: ...
+
+    async def get_payment_method(self, *, payment_method_id: str) -> CardInfo: ...
+
+    async def detach_payment_method(self, *, payment_method_id: str) -> None: ...
+
+    async def place_hold(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> HoldResult: ...
+
+    async def capture(
+        self, *, intent_id: str, amount_minor: int, idempotency_key: str
+    ) -> CaptureResult: ...
+
+    async def cancel(self, *, intent_id: str, idempotency_key: str) -> ReleaseResult: ...
+
+    async def charge(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> CaptureResult: ...
+
+    async def retrieve_intent(self, *, intent_id: str) -> IntentState | PaymentUnknown: ...

@@ -1,4 +1,4 @@
-"""Payments: Stripe customers, one payment per session (hold → capture/release), the ledger, events."""
+"""Payments: Stripe customers, a payment per session (hold, then capture or release), ledger."""
 
 from datetime import datetime
 from enum import StrEnum

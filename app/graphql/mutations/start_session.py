@@ -10,9 +10,11 @@ from app.graphql.context import Info
 from app.graphql.permissions import IsDriver, current_driver_id
 from app.graphql.types import node
 from app.graphql.types.command import CommandPayload
+from app.graphql.types.payment import PaymentDeclined
 from app.graphql.types.reservation import EvseNotFound, EvseUnavailable
-from app.services import command_outcomes, commands
+from app.services import command_outcomes, commands, payments
 from app.services.command_runner import CommandRunner
+from app.services.payments_results import PaymentDeclined as Declined
 
 
 @strawberry.input
@@ -26,7 +28,9 @@ class StartSessionInput:
         default=None, description="The connector number on the EVSE, when it has several."
     )
     payment_method_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Accepted; used once payments exist."
+        default=None,
+        description="One of me.paymentMethods to hold the session's payment on; default: the "
+        "driver's default method (when payments are configured).",
     )
     departure_time: datetime | None = strawberry.field(
         default=None, description="When the driver leaves (helps load management)."
@@ -48,7 +52,12 @@ class InvalidStartSessionInput:
 
 
 StartSessionResult = Annotated[
-    CommandPayload | EvseNotFound | EvseUnavailable | EvseReserved | InvalidStartSessionInput,
+    CommandPayload
+    | EvseNotFound
+    | EvseUnavailable
+    | EvseReserved
+    | InvalidStartSessionInput
+    | PaymentDeclined,
     strawberry.union("StartSessionResult"),
 ]
 
@@ -82,6 +91,18 @@ async def start_session(info: Info, input: StartSessionInput) -> StartSessionRes
         return EvseReserved(message=str(exc), reserved_until=exc.until)
     except InvalidInput as exc:
         return InvalidStartSessionInput(message=str(exc))
+    if context.payments is not None:  # idempotent per command: a retry finds its hold
+        # The hold comes before the charger is contacted: declined means never started.
+        held = await payments.hold_for_start(
+            session_factory=context.session_factory,
+            gateway=context.payments,
+            driver_id=current_driver_id(info),
+            command_id=requested.command.id,
+            amount_minor=context.settings.payment_hold_amount_minor,
+            payment_method_id=str(input.payment_method_id) if input.payment_method_id else None,
+        )
+        if isinstance(held, Declined):
+            return PaymentDeclined(message=held.message)
     if requested.created:  # a retry must not send a second start
         command_runner(info).spawn(
             command_outcomes.run_start(

@@ -12,9 +12,10 @@ from app.graphql.queries import history
 from app.graphql.queries.history import ChargingSessionConnection
 from app.graphql.types.id_token import IdToken
 from app.graphql.types.location import Location
+from app.graphql.types.payment import PaymentMethod
 from app.graphql.types.reservation import Reservation
 from app.graphql.types.session import ChargingSession
-from app.services import favorites, reservations, rfid_cards, sessions
+from app.services import favorites, payments, reservations, rfid_cards, sessions
 
 
 @strawberry.type(
@@ -53,6 +54,15 @@ class Driver(relay.Node):
             session_factory=info.context.session_factory, driver_id=self.id
         )
         return [ChargingSession.from_row(row) for row in rows]
+
+    @fields.field(description="Saved cards and wallets; `isDefault` marks the one charged.")
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        saved = await payments.list_payment_methods(
+            session_factory=info.context.session_factory,
+            gateway=info.context.payments,
+            driver_id=self.id,
+        )
+        return [PaymentMethod.from_saved(s) for s in saved]
 
     sessions: ChargingSessionConnection = strawberry.field(
         resolver=history.resolve_sessions,

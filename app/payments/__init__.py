@@ -1,0 +1,1 @@
+"""The Stripe adapter: the payment gateway, the webhook endpoint and the reconciler."""

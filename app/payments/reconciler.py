@@ -1,0 +1,79 @@
+"""The payment reconciler: the lifespan's one owner of settling captures and lost holds."""
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+
+from app.db.engine import SessionFactory
+from app.services.payments_settlement import settle_owed
+from app.services.ports import PaymentGateway
+
+log = logging.getLogger(__name__)
+
+
+class PaymentReconciler:
+    """`async with` starts a task that settles what is owed every `interval_s`; exit stops it.
+
+    Sessions that end mark their payment CAPTURE_PENDING in the same transaction; this task
+    takes the money afterwards, so a crash in between is settled after a restart, with the
+    same idempotency keys. `wake()` runs a pass now (tests, and a webhook that changed state).
+    """
+
+    def __init__(
+        self, *, session_factory: SessionFactory, gateway: PaymentGateway, interval_s: float
+    ) -> None:
+        self._session_factory = session_factory
+        self._gateway = gateway
+        self._interval_s = interval_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._passed = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def next_pass(self) -> None:
+        """Run a pass now and return once a pass that began after this call has finished."""
+        passed = self._passed
+        self.wake()
+        await passed.wait()
+        passed = self._passed
+        self.wake()
+        await passed.wait()
+
+    async def run_once(self) -> None:
+        settled = await settle_owed(session_factory=self._session_factory, gateway=self._gateway)
+        for payment in settled:
+            log.info("payment %s settled: %s", payment.id, payment.status)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a loop top: one bad pass must not end reconciliation
+                log.exception("payment reconciler pass failed")
+            self._passed.set()
+            self._passed = asyncio.Event()
+            try:
+                async with asyncio.timeout(self._interval_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def __aenter__(self) -> "PaymentReconciler":
+        self._task = asyncio.create_task(self._loop(), name="payment reconciler")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
