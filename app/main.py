@@ -15,7 +15,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from app.db.engine import SessionFactory, create_engine, create_session_factory
 from app.events import EventBus, create_event_bus
 from app.graphql.app import create_graphql_app
+from app.graphql.schema import ActiveSubscriptions
 from app.loadmgmt.scheduler import LoadScheduler
+from app.monitoring.health import HealthMonitor
+from app.monitoring.metrics import Metrics
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
 from app.payments.gateway import StripeGateway
@@ -56,6 +59,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     tokens = TokenService(settings)
     commands = CommandRunner()  # owns the tasks that follow remote commands to their outcome
+    health = HealthMonitor(settings=settings, session_factory=session_factory, bus=bus)
+    metrics = Metrics(
+        session_factory=session_factory,
+        stations_connected=lambda: len(registry),
+        active_subscriptions=lambda: ActiveSubscriptions.active,
+    )
+    ocpp.message_log.observers.append(metrics.observe_frame)
     payments = StripeGateway(settings) if settings.stripe_secret_key else None
     graphql_app = create_graphql_app(
         settings=settings,
@@ -98,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics.endpoint),
         WebSocketRoute("/ocpp/{station_id}", ocpp),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
@@ -115,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ReservationExpiry(session_factory=session_factory, commander=registry)
             )
             await stack.enter_async_context(commands)
+            await stack.enter_async_context(health)
             if payments is not None and reconciler is not None:
                 stack.push_async_callback(payments.close)
                 await stack.enter_async_context(reconciler)
@@ -128,4 +140,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.health = health  # tests drive its clock
+    app.state.metrics = metrics
     return app

@@ -38,6 +38,25 @@ class Settings(BaseSettings):
         "transaction before the command is TIMEOUT.",
     )
 
+    # Serviceability: the health monitor and the operator API.
+    health_check_interval_s: float = Field(
+        default=15.0, gt=0, description="seconds between health monitor passes"
+    )
+    health_offline_alert_after_s: int = Field(
+        default=300, ge=0, description="a station offline this long raises STATION_OFFLINE"
+    )
+    health_meter_silence_s: int = Field(
+        default=900, ge=60, description="a session without meter values this long raises"
+    )
+    health_max_session_s: int = Field(
+        default=86_400, ge=600, description="a transaction open this long was never closed"
+    )
+    operator_api_key: SecretStr | None = Field(
+        default=None,
+        description="X-Operator-Key for the operator API until operator accounts exist; "
+        "unset = operator API disabled",
+    )
+
     # Load management: the scheduler and its defaults for what sessions do not say.
     loadmgmt_interval_s: float = Field(
         default=60.0, gt=0, description="seconds between recomputes when nothing else triggers one"
@@ -96,6 +115,7 @@ class Settings(BaseSettings):
         "stripe_api_base",
         "openadr_vtn_url",
         "openadr_vtn_token",
+        "operator_api_key",
         mode="before",
     )
     @classmethod

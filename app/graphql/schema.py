@@ -5,9 +5,11 @@ from collections.abc import Iterator
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from app.domain.errors import DomainError
 from app.graphql.loaders import Loaders
+from app.graphql.mutations.acknowledge_alert import AcknowledgeAlertMutation
 from app.graphql.mutations.add_payment_method import AddPaymentMethodMutation
 from app.graphql.mutations.add_rfid_card import AddRfidCardMutation
 from app.graphql.mutations.cancel_reservation import CancelReservationMutation
@@ -17,16 +19,19 @@ from app.graphql.mutations.refresh_tokens import RefreshTokensMutation
 from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutation
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
+from app.graphql.mutations.resolve_alert import ResolveAlertMutation
 from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
 from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
+from app.graphql.queries.alerts import AlertQueries
 from app.graphql.queries.history import HistoryQueries
 from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.queries.pricing import PricingQueries
+from app.graphql.subscriptions.alerts import AlertSubscriptions
 from app.graphql.subscriptions.command_result import CommandResultSubscriptions
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
 from app.graphql.subscriptions.session_updated import SessionUpdatedSubscriptions
@@ -49,8 +54,33 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
+class ActiveSubscriptions(SchemaExtension):
+    """Counts subscriptions streaming in this process (`/metrics`). The operation hook spans a
+    subscription's whole life; its type is known once the document is validated."""
+
+    active = 0
+
+    def on_operation(self) -> Iterator[None]:
+        self.counted = False
+        try:
+            yield
+        finally:
+            if self.counted:
+                ActiveSubscriptions.active -= 1
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        try:
+            streaming = self.execution_context.operation_type == OperationType.SUBSCRIPTION
+        except Exception:  # no operation to run: nothing to count
+            streaming = False
+        if streaming and not self.counted:
+            self.counted = True
+            ActiveSubscriptions.active += 1
+
+
 @strawberry.type
-class Query(LocationQueries, NodeQueries, MeQueries, PricingQueries, HistoryQueries):
+class Query(LocationQueries, NodeQueries, MeQueries, PricingQueries, HistoryQueries, AlertQueries):
     pass
 
 
@@ -70,13 +100,18 @@ class Mutation(
     AddPaymentMethodMutation,
     SetDefaultPaymentMethodMutation,
     RemovePaymentMethodMutation,
+    AcknowledgeAlertMutation,
+    ResolveAlertMutation,
 ):
     pass
 
 
 @strawberry.type
 class Subscription(
-    EvseStatusSubscriptions, CommandResultSubscriptions, SessionUpdatedSubscriptions
+    EvseStatusSubscriptions,
+    CommandResultSubscriptions,
+    SessionUpdatedSubscriptions,
+    AlertSubscriptions,
 ):
     pass
 
@@ -87,6 +122,7 @@ schema = strawberry.Schema(
     subscription=Subscription,
     extensions=[
         FreshLoaders,
+        ActiveSubscriptions,
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: MaskErrors(should_mask_error=should_mask),
     ],

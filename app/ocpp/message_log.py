@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from app.db.engine import SessionFactory
 from app.services.message_log import LoggedFrame, write_frames
@@ -35,8 +36,12 @@ class MessageLogWriter:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
         self.written = 0
+        # Called with every frame as it passes (metrics); must be cheap and never raise.
+        self.observers: list[Callable[[LoggedFrame], None]] = []
 
     def record(self, frame: LoggedFrame) -> None:
+        for observe in self.observers:
+            observe(frame)
         if len(self._pending) == self._pending.maxlen:
             self.dropped += 1
         self._pending.append(frame)

@@ -10,6 +10,7 @@ from app.db.models import ChargingStation, Evse
 from app.domain.enums import EvseStatus
 from app.domain.errors import NotFound
 from app.events import EventBus, topics
+from app.services import alerts, health_history
 from app.services.stations import get_or_create_evse
 
 # A station-wide report (OCPP 1.6 connectorId 0) only says something about every EVSE when the
@@ -34,6 +35,7 @@ async def record_status(
     and on `topics.ALL_EVSE_STATUS`. Returns the published events.
     """
     events: list[dict[str, Any]] = []
+    alert_events: list[dict[str, Any]] = []  # status history and alerts commit with the status
     async with session_factory() as db:
         station = await db.get(ChargingStation, station_id)
         if station is None:
@@ -63,9 +65,13 @@ async def record_status(
             evse.status = status
             evse.error_code = error_code
             evse.status_updated_at = at
+            alert_events += await health_history.track_status(
+                db, station_id=station_id, evse=evse, status=status, error_code=error_code, at=at
+            )
         location_id = station.location_id
         await db.commit()
     for event in events:
         await bus.publish(topics.evse_status(location_id), event)
         await bus.publish(topics.ALL_EVSE_STATUS, event)
+    await alerts.publish(bus, alert_events)
     return events

@@ -13,6 +13,7 @@ from app.db.models import ChargingStation, Connector, Evse
 from app.domain.enums import OcppVersion, RegistrationStatus
 from app.domain.errors import NotFound
 from app.events import EventBus, topics
+from app.services import health_history
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ async def record_connected(
         station.online = True
         station.connected_at = at
         station.ocpp_version = ocpp_version
+        await health_history.track_connectivity(
+            db, station_id=station_id, online=True, reason="CONNECTED", at=at
+        )
         await db.commit()
     await bus.publish(
         topics.station_status(station_id),
@@ -96,6 +100,9 @@ async def record_disconnected(
         station = await _station(db, station_id)
         station.online = False
         station.disconnected_at = at
+        await health_history.track_connectivity(
+            db, station_id=station_id, online=False, reason="DISCONNECTED", at=at
+        )
         await db.commit()
     await bus.publish(
         topics.station_status(station_id),
@@ -122,6 +129,10 @@ async def record_boot(
         station.last_heartbeat_at = at
         station.online = True
         status = station.registration_status
+        await health_history.track_boot(db, station_id=station_id, at=at)
+        await health_history.track_connectivity(
+            db, station_id=station_id, online=True, reason="BOOT", at=at
+        )
         await db.commit()
     await bus.publish(
         topics.station_status(station_id),
@@ -141,6 +152,10 @@ async def record_heartbeat(
     async with session_factory() as db:
         station = await _station(db, station_id)
         station.last_heartbeat_at = at
+        if not station.online:  # back after the health monitor found it silent
+            await health_history.track_connectivity(
+                db, station_id=station_id, online=True, reason="HEARTBEAT", at=at
+            )
         station.online = True
         await db.commit()
 

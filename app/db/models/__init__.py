@@ -8,6 +8,13 @@ from app.db.models.driver import Driver, Favorite, RefreshToken
 from app.db.models.id_token import IdToken
 from app.db.models.location import Location, Operator
 from app.db.models.message_log import OcppMessageLog
+from app.db.models.monitoring import (
+    Alert,
+    EvseStatusInterval,
+    MaintenanceWindow,
+    StationBoot,
+    StationConnectivityInterval,
+)
 from app.db.models.payment import (
     Payment,
     PaymentLedgerEntry,
@@ -21,6 +28,7 @@ from app.db.models.tariff import Tariff
 
 __all__ = [
     "NAMING_CONVENTION",
+    "Alert",
     "CapacityLimit",
     "CapacityNode",
     "Cdr",
@@ -30,9 +38,11 @@ __all__ = [
     "Driver",
     "Evse",
     "EvseAllocation",
+    "EvseStatusInterval",
     "Favorite",
     "IdToken",
     "Location",
+    "MaintenanceWindow",
     "MeterSample",
     "OcppMessageLog",
     "Operator",
@@ -41,6 +51,8 @@ __all__ = [
     "RefreshToken",
     "RemoteCommand",
     "Reservation",
+    "StationBoot",
+    "StationConnectivityInterval",
     "StripeCustomer",
     "StripeEvent",
     "Tariff",

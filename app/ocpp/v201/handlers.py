@@ -12,7 +12,8 @@ from app.domain.errors import InvalidInput
 from app.ocpp.base import CsmsRouting, HandlerContext, now, on
 from app.ocpp.common import parse_timestamp
 from app.ocpp.v201 import mapping
-from app.services import availability, stations, transactions
+from app.ocpp.v201.notify_event import device_events
+from app.services import availability, health_events, stations, transactions
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,10 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
 
     @on(Action.notify_event)
     async def on_notify_event(self, event_data: list[dict[str, Any]], **_: Any) -> Any:
-        # Monitoring events feed the health monitor (a later issue); the frame is in the log.
-        log.info("station %s reported %d monitoring events", self.id, len(event_data))
+        await health_events.record_device_events(
+            session_factory=self.context.session_factory,
+            bus=self.context.bus,
+            station_id=self.id,
+            events=device_events(event_data),
+        )
         return call_result.NotifyEvent()

@@ -1,0 +1,1 @@
+"""Serviceability adapters: the health monitor task and the Prometheus /metrics route."""
