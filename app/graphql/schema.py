@@ -20,18 +20,21 @@ from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutat
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
 from app.graphql.mutations.resolve_alert import ResolveAlertMutation
+from app.graphql.mutations.set_capacity_limit import SetCapacityLimitMutation
 from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
 from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
 from app.graphql.queries.alerts import AlertQueries
+from app.graphql.queries.capacity import CapacityQueries
 from app.graphql.queries.history import HistoryQueries
 from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.queries.pricing import PricingQueries
 from app.graphql.subscriptions.alerts import AlertSubscriptions
+from app.graphql.subscriptions.allocation import AllocationSubscriptions
 from app.graphql.subscriptions.command_result import CommandResultSubscriptions
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
 from app.graphql.subscriptions.session_updated import SessionUpdatedSubscriptions
@@ -80,7 +83,15 @@ class ActiveSubscriptions(SchemaExtension):
 
 
 @strawberry.type
-class Query(LocationQueries, NodeQueries, MeQueries, PricingQueries, HistoryQueries, AlertQueries):
+class Query(
+    LocationQueries,
+    NodeQueries,
+    MeQueries,
+    PricingQueries,
+    HistoryQueries,
+    AlertQueries,
+    CapacityQueries,
+):
     pass
 
 
@@ -102,6 +113,7 @@ class Mutation(
     RemovePaymentMethodMutation,
     AcknowledgeAlertMutation,
     ResolveAlertMutation,
+    SetCapacityLimitMutation,
 ):
     pass
 
@@ -112,6 +124,7 @@ class Subscription(
     CommandResultSubscriptions,
     SessionUpdatedSubscriptions,
     AlertSubscriptions,
+    AllocationSubscriptions,
 ):
     pass
 

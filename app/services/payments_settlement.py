@@ -28,6 +28,9 @@ from app.services.ports import PaymentGateway
 log = logging.getLogger(__name__)
 
 HOLD_REPLAY_AFTER = timedelta(minutes=1)  # a hold still pending this long lost its answer
+# START outcomes after which no session will come: the charger was never asked, refused, or
+# answered too late (a late start is refused). The hold of such a start is released.
+NO_SESSION = ("FAILED", "REJECTED", "EVSE_OCCUPIED", "EVSE_INOPERATIVE", "TIMEOUT")
 
 
 async def mark_capture_pending(db: AsyncSession, session: ChargingSession, cdr: Cdr) -> None:
@@ -101,6 +104,22 @@ async def _captured(db: AsyncSession, payment: Payment) -> int:
     return total
 
 
+async def _release(
+    session_factory: SessionFactory, gateway: PaymentGateway, payment: Payment
+) -> Payment:
+    """Cancel the whole hold: nothing is taken."""
+    assert payment.id is not None
+    assert payment.intent_id is not None
+    released = await gateway.cancel(
+        intent_id=payment.intent_id, idempotency_key=f"payment-{payment.id}-release"
+    )
+    if not isinstance(released, Released):
+        return await _finish(session_factory, payment.id, payment.status, attempt=True)
+    steps = [(LedgerKind.RELEASE, "release", payment.authorised_minor)]
+    await _step(session_factory, payment.id, steps)
+    return await _finish(session_factory, payment.id, PaymentStatus.RELEASED)
+
+
 async def settle_payment(
     *, session_factory: SessionFactory, gateway: PaymentGateway, payment_id: int
 ) -> Payment:
@@ -120,13 +139,7 @@ async def settle_payment(
     owed, held = payment.amount_to_capture_minor, payment.authorised_minor
     key = f"payment-{payment.id}"
     if owed == 0:
-        released = await gateway.cancel(
-            intent_id=payment.intent_id, idempotency_key=f"{key}-release"
-        )
-        if not isinstance(released, Released):
-            return await _finish(session_factory, payment.id, payment.status, attempt=True)
-        await _step(session_factory, payment.id, [(LedgerKind.RELEASE, "release", held)])
-        return await _finish(session_factory, payment.id, PaymentStatus.RELEASED)
+        return await _release(session_factory, gateway, payment)
     if not done["capture"]:
         captured = await gateway.capture(
             intent_id=payment.intent_id,
@@ -200,19 +213,15 @@ async def release_lost_hold(
         row.intent_id, row.authorised_minor = result.intent_id, result.amount_minor
         await record(db, row, LedgerKind.AUTHORISATION, "hold", result.amount_minor)
         await db.commit()
-    released = await gateway.cancel(
-        intent_id=result.intent_id, idempotency_key=f"payment-{payment.id}-release"
-    )
-    if not isinstance(released, Released):
-        return await _finish(session_factory, payment.id, payment.status, attempt=True)
-    await _step(session_factory, payment.id, [(LedgerKind.RELEASE, "release", result.amount_minor)])
-    return await _finish(session_factory, payment.id, PaymentStatus.RELEASED)
+        await db.refresh(row)
+    return await _release(session_factory, gateway, row)
 
 
 async def settle_owed(
     *, session_factory: SessionFactory, gateway: PaymentGateway, now: datetime | None = None
 ) -> list[Payment]:
-    """One reconciler pass: every capture owed, and every hold left without an answer."""
+    """One reconciler pass: every capture owed, every hold of a start that never became a
+    session, and every hold left without an answer."""
     at = now or datetime.now(UTC)
     async with session_factory() as db:
         owed = (
@@ -231,6 +240,14 @@ async def settle_owed(
                 .where(col(Payment.created_at) < at - HOLD_REPLAY_AFTER)
             )
         ).all()
+        unused = (
+            await db.exec(
+                select(Payment)
+                .join(RemoteCommand, col(RemoteCommand.id) == col(Payment.command_id))
+                .where(Payment.status == PaymentStatus.AUTHORISED)
+                .where(col(RemoteCommand.status).in_(NO_SESSION))
+            )
+        ).all()
     settled = []
     for payment in owed:
         assert payment.id is not None
@@ -239,6 +256,8 @@ async def settle_owed(
                 session_factory=session_factory, gateway=gateway, payment_id=payment.id
             )
         )
+    for payment in unused:
+        settled.append(await _release(session_factory, gateway, payment))
     for payment in lost:
         settled.append(
             await release_lost_hold(

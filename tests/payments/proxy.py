@@ -1,8 +1,8 @@
-"""A small HTTP proxy in front of localstripe that loses the answer to one capture.
+"""A small HTTP proxy in front of localstripe that loses the answers to chosen requests.
 
-The first capture is forwarded (localstripe captures the money) but its response is held back
-until the client, having timed out, sends its retry; only then does the stalled request end.
-That is the worst case of a network fault: the money moved and the caller does not know.
+A matching request is forwarded (localstripe acts on it: the money moves) but its response is
+held back until the client, having timed out, sends its next attempt (or the proxy closes);
+that is the worst case of a network fault: the work is done and the caller does not know.
 """
 
 import asyncio
@@ -17,29 +17,36 @@ _HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "kee
 
 
 class StallingProxy:
-    def __init__(self, upstream: str, *, stall_captures: int = 1) -> None:
+    """Stalls the first `stalls` requests whose path ends with `path_suffix` (POST)."""
+
+    def __init__(self, upstream: str, *, path_suffix: str = "/capture", stalls: int = 1) -> None:
         self.upstream = upstream
-        self.stall_captures = stall_captures
-        self.capture_keys: list[str | None] = []
-        self._retried = asyncio.Event()
+        self.path_suffix = path_suffix
+        self.stalls = stalls
+        self.keys: list[str | None] = []
+        """The Idempotency-Key of every matching request, in arrival order."""
+        self._arrived = asyncio.Condition()
+        self._closing = False
         self._http = httpx.AsyncClient(base_url=upstream, timeout=10)
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        is_capture = request.method == "POST" and request.path.endswith("/capture")
-        if is_capture:
-            self.capture_keys.append(request.headers.get("Idempotency-Key"))
-            if len(self.capture_keys) > 1:
-                self._retried.set()
+        matching = request.method == "POST" and request.path.endswith(self.path_suffix)
+        index = len(self.keys)
+        if matching:
+            self.keys.append(request.headers.get("Idempotency-Key"))
+            async with self._arrived:
+                self._arrived.notify_all()
         upstream = await self._http.request(
             request.method, request.path_qs, content=body, headers=headers
         )
-        if is_capture and self.stall_captures > 0:
-            self.stall_captures -= 1
-            async with asyncio.timeout(30):
-                await self._retried.wait()  # the client gave up on us and asked again
+        if matching and self.stalls > 0:
+            self.stalls -= 1
+            async with asyncio.timeout(30), self._arrived:
+                # Until the client gave up on this answer and asked again.
+                await self._arrived.wait_for(lambda: len(self.keys) > index + 1 or self._closing)
         return web.Response(
             status=upstream.status_code,
             body=upstream.content,
@@ -60,7 +67,9 @@ class StallingProxy:
         try:
             yield self
         finally:
-            self._retried.set()
+            self._closing = True
+            async with self._arrived:
+                self._arrived.notify_all()
             await runner.cleanup()
             await self._http.aclose()
             sock.close()

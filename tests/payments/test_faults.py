@@ -69,7 +69,7 @@ async def test_a_capture_whose_answer_is_lost_is_retried_and_captured_once(
         finally:
             await proxied.close()
     # The SDK timed out and retried with the same key; nothing else asked for a capture.
-    assert proxy.capture_keys == [f"payment-{payment.id}-capture"] * 2
+    assert proxy.keys == [f"payment-{payment.id}-capture"] * 2
     assert (settled.status, settled.captured_minor) == (PaymentStatus.CAPTURED, 1234)
     assert (again.status, again.captured_minor) == (PaymentStatus.CAPTURED, 1234)
     assert await ledger(session_factory, payment.id) == [
