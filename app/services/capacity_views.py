@@ -32,13 +32,12 @@ async def node_view(*, session_factory: SessionFactory, node_id: int, now: datet
         node = await db.get(CapacityNode, node_id)
         if node is None:
             raise NotFound("CapacityNode", str(node_id))
-        tree = list(
-            (
-                await db.exec(
-                    select(CapacityNode).where(CapacityNode.location_id == node.location_id)
-                )
-            ).all()
+        same_site = (
+            col(CapacityNode.location_id).is_(None)
+            if node.location_id is None
+            else col(CapacityNode.location_id) == node.location_id
         )
+        tree = list((await db.exec(select(CapacityNode).where(same_site))).all())
         below = _subtree(node, tree)
         evse_ids = [n.evse_id for n in below if n.evse_id is not None]
         limits = list(

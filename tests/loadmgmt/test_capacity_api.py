@@ -161,3 +161,15 @@ async def test_drivers_and_anonymous_callers_are_refused(
     assert not any((body["data"] or {}).values())  # nullable fields come back null
     (error,) = body["errors"]
     assert "X-Operator-Key" in error["message"]
+
+
+async def test_a_tree_without_a_location_still_shows_its_children(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    factory = app.state.runtime.session_factory
+    root = await create_node(session_factory=factory, name="feeder", kind=CapacityNodeKind.GRID)
+    child = await create_node(
+        session_factory=factory, name="branch", kind=CapacityNodeKind.CIRCUIT, parent_id=root.id
+    )
+    body = await post(http, NODE, {"X-Operator-Key": KEY}, id=global_id("CapacityNode", root.id))
+    assert body["data"]["capacityNode"]["childIds"] == [global_id("CapacityNode", child.id)]
