@@ -33,6 +33,7 @@ from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.queries.pricing import PricingQueries
+from app.graphql.queries.uptime import UptimeQueries
 from app.graphql.subscriptions.alerts import AlertSubscriptions
 from app.graphql.subscriptions.allocation import AllocationSubscriptions
 from app.graphql.subscriptions.command_result import CommandResultSubscriptions
@@ -91,6 +92,7 @@ class Query(
     HistoryQueries,
     AlertQueries,
     CapacityQueries,
+    UptimeQueries,
 ):
     pass
 
