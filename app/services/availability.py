@@ -27,6 +27,8 @@ async def record_status(
     status: EvseStatus,
     error_code: str | None = None,
     at: datetime,
+    vendor_error_code: str | None = None,
+    vendor_info: str | None = None,
 ) -> list[dict[str, Any]]:
     """Write the status of one EVSE (or of all when `ocpp_evse_id` is None) and publish changes.
 
@@ -66,8 +68,9 @@ async def record_status(
             evse.error_code = error_code
             evse.status_updated_at = at
             alert_events += await health_history.track_status(
-                db, station_id=station_id, evse=evse, status=status, error_code=error_code, at=at
-            )
+                db, station_id=station_id, evse=evse, status=status, error_code=error_code, at=at,
+                vendor_error_code=vendor_error_code, vendor_info=vendor_info,
+            )  # fmt: skip
         location_id = station.location_id
         await db.commit()
     for event in events:

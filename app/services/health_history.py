@@ -16,7 +16,8 @@ FAULT_STATUSES = frozenset({EvseStatus.OUTOFORDER})
 
 async def track_status(
     db: AsyncSession, *, station_id: str, evse: Evse, status: EvseStatus,
-    error_code: str | None, at: datetime,
+    error_code: str | None, at: datetime, vendor_error_code: str | None = None,
+    vendor_info: str | None = None,
 ) -> list[Event]:  # fmt: skip
     """Close the EVSE's current status interval and open the new one; raise an alert for a
     fault or an error code, resolve the status alerts when the EVSE reports healthy again.
@@ -56,7 +57,9 @@ async def track_status(
             severity=AlertSeverity.MAJOR if blocking else AlertSeverity.WARNING,
             source=AlertSource.STATUS,
             at=at,
-            info=f"EVSE {evse.uid} reported {status.value}",
+            info=f"EVSE {evse.uid} reported {status.value}"
+            + (f": {vendor_info}" if vendor_info else ""),
+            vendor_error_code=vendor_error_code,
         )
         return [*events, *([raised] if raised else [])]
     return await clear_alerts(

@@ -132,3 +132,29 @@ async def test_connection_flapping(
     )  # fmt: skip
     await monitor(settings, session_factory, T0 + timedelta(minutes=2)).run_once()
     assert await live_alerts(session_factory) == expected
+
+
+@pytest.mark.parametrize(
+    ("boots", "expected"),
+    [(2, []), (3, [("BOOT_LOOP", AlertState.OPEN)])],
+    ids=["two-boots", "boot-loop"],
+)
+async def test_a_boot_loop_raises(
+    settings: Settings,
+    session_factory: SessionFactory,
+    boots: int,
+    expected: list[tuple[str, AlertState]],
+) -> None:
+    await make_station(session_factory, station_id="HC-1")
+    for n in range(boots):
+        await stations.record_boot(
+            session_factory=session_factory, bus=InProcessEventBus(), station_id="HC-1",
+            boot=stations.BootInfo(vendor="V", model="M"), at=T0 + timedelta(minutes=n),
+        )  # fmt: skip
+    await monitor(settings, session_factory, T0 + timedelta(minutes=3)).run_once()
+    assert await live_alerts(session_factory) == expected
+    # Ten quiet minutes later the loop is over and the alert resolves itself.
+    await monitor(settings, session_factory, T0 + timedelta(minutes=30)).run_once()
+    assert [state for _, state in await live_alerts(session_factory)] == [
+        AlertState.RESOLVED for _ in expected
+    ]

@@ -53,8 +53,12 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
         error_code: str,
         status: str,
         timestamp: str | None = None,
+        info: str | None = None,
+        vendor_id: str | None = None,
+        vendor_error_code: str | None = None,
         **_: Any,
     ) -> Any:
+        vendor_code = f"{vendor_id}:{vendor_error_code}" if vendor_id else vendor_error_code
         await availability.record_status(
             session_factory=self.context.session_factory,
             bus=self.context.bus,
@@ -63,6 +67,8 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
             status=mapping.evse_status(status),
             error_code=mapping.error_code(error_code),
             at=mapping.timestamp(timestamp) if timestamp else now(),
+            vendor_error_code=vendor_code,
+            vendor_info=info,
         )
         return call_result.StatusNotification()
 
