@@ -159,6 +159,17 @@ async def _chosen_method(
     return customer, saved[0].payment_method_id if saved else None
 
 
+async def _existing_hold(
+    session_factory: SessionFactory, command_id: str
+) -> Payment | PaymentDeclined | None:
+    async with session_factory() as db:
+        statement = select(Payment).where(Payment.command_id == command_id)
+        payment = (await db.exec(statement)).first()
+    if payment is not None and payment.status == PaymentStatus.DECLINED:
+        return PaymentDeclined(message=payment.decline_message or "payment declined")
+    return payment
+
+
 async def hold_for_start(
     *,
     session_factory: SessionFactory,
@@ -174,12 +185,8 @@ async def hold_for_start(
     and the charger is never asked; a hold whose outcome is unknown is released by the
     reconciler. A retried command returns its first payment.
     """
-    async with session_factory() as db:
-        payment = (await db.exec(select(Payment).where(Payment.command_id == command_id))).first()
-    if payment is not None:
-        if payment.status == PaymentStatus.DECLINED:
-            return PaymentDeclined(message=payment.decline_message or "payment declined")
-        return payment
+    if (existing := await _existing_hold(session_factory, command_id)) is not None:
+        return existing
     try:
         customer, method = await _chosen_method(
             session_factory, gateway, driver_id, payment_method_id
@@ -212,7 +219,13 @@ async def hold_for_start(
             hold_requested_minor=amount_minor,
         )
         db.add(payment)
-        await db.commit()
+        try:
+            await db.commit()
+        except IntegrityError:  # a concurrent retry of the same command placed it first
+            await db.rollback()
+            existing = await _existing_hold(session_factory, command_id)
+            assert existing is not None
+            return existing
         await db.refresh(payment)
     assert payment.id is not None
     result = await gateway.place_hold(
