@@ -19,6 +19,7 @@ from app.graphql.schema import ActiveSubscriptions
 from app.loadmgmt.scheduler import LoadScheduler
 from app.monitoring.health import HealthMonitor
 from app.monitoring.metrics import Metrics
+from app.monitoring.webhook import AlertWebhook
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
 from app.payments.gateway import StripeGateway
@@ -127,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             await stack.enter_async_context(commands)
             await stack.enter_async_context(health)
+            if (webhook := AlertWebhook.from_settings(settings, bus)) is not None:
+                await stack.enter_async_context(webhook)
             if payments is not None and reconciler is not None:
                 stack.push_async_callback(payments.close)
                 await stack.enter_async_context(reconciler)

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
         description="X-Operator-Key for the operator API until operator accounts exist; "
         "unset = operator API disabled",
     )
+    alert_webhook_url: str | None = Field(
+        default=None, description="alert events are POSTed here; unset = no webhook"
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of the X-Chargenet-Signature header"
+    )
+    alert_webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+    alert_webhook_backoff_s: float = Field(
+        default=1.0, gt=0, description="first retry delay; doubles on every attempt"
+    )
 
     # Load management: the scheduler and its defaults for what sessions do not say.
     loadmgmt_interval_s: float = Field(
@@ -116,6 +126,8 @@ class Settings(BaseSettings):
         "openadr_vtn_url",
         "openadr_vtn_token",
         "operator_api_key",
+        "alert_webhook_url",
+        "alert_webhook_secret",
         mode="before",
     )
     @classmethod
