@@ -165,7 +165,9 @@ async def serve(app: Starlette) -> AsyncIterator[LiveServer]:
         yield LiveServer(app, "127.0.0.1", port)
     finally:
         server.should_exit = True
-        async with asyncio.timeout(15):
+        # Shutdown drains every background task and flushes the message log; on a loaded
+        # machine with SQLite that can wait on a write lock, so the bound is generous.
+        async with asyncio.timeout(45):
             await task
         sock.close()
 

@@ -34,6 +34,7 @@ class MessageLogWriter:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.dropped = 0
         self.written = 0
         # Called with every frame as it passes (metrics); must be cheap and never raise.
@@ -62,7 +63,7 @@ class MessageLogWriter:
                     self.dropped += len(batch)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()
@@ -71,12 +72,15 @@ class MessageLogWriter:
 
     async def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="ocpp-message-log")
 
     async def stop(self) -> None:
+        """Finish the write under way (never cancel it mid-transaction: on SQLite a cancelled
+        write can hold the database lock until its connection is collected), then flush."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            await self._task
             self._task = None
         await self.flush()
