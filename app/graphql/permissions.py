@@ -7,6 +7,7 @@ from strawberry.permission import BasePermission
 
 from app.domain.errors import Forbidden, Unauthenticated
 from app.graphql.context import Info
+from app.services.alerts import NETWORK, OperatorScope
 
 
 class IsDriver(BasePermission):
@@ -56,3 +57,28 @@ class IsOperator(BasePermission):
         if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
             raise Forbidden(f"{OPERATOR_KEY_HEADER} is not the operator API key")
         return True
+
+
+class IsOperatorTechnician(IsOperator):
+    """An operator user who may act on their network's stations (technician or admin role):
+    remote operations, acknowledging alerts. Until issue 7 lands roles, same as `IsOperator`."""
+
+
+class IsOperatorAdmin(IsOperator):
+    """An operator admin: manages the organisation (users, API keys, capacity tree, tariffs,
+    refunds, audit log). Until issue 7 lands roles, same as `IsOperator`."""
+
+
+def operator_scope(info: Info) -> OperatorScope:
+    """Whose network the caller sees. The temporary operator key sees all of it; issue 7
+    derives the operator organisation from the caller's account."""
+    return NETWORK
+
+
+def actor(info: Info) -> str:
+    """Who is acting, for audit records: `driver:<id>`, and for operators the temporary
+    `operator-key` (issue 7: `operator-user:<id>`, `api-key:<id>`)."""
+    principal = info.context.principal
+    if principal is not None:
+        return f"{principal.kind.value}:{principal.subject_id}"
+    return "operator-key"

@@ -7,8 +7,7 @@ import strawberry
 
 from app.domain.errors import Conflict, NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator
-from app.graphql.queries.alerts import operator_scope
+from app.graphql.permissions import IsOperator, operator_scope
 from app.graphql.types import alert as types
 from app.graphql.types import node
 from app.services import alerts

@@ -9,7 +9,7 @@ from strawberry import relay
 
 from app.domain.errors import InvalidInput
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator
+from app.graphql.permissions import IsOperator, operator_scope
 from app.graphql.types.alert import Alert, AlertConnection, AlertFilter
 from app.services import alerts
 
@@ -30,11 +30,6 @@ def _decode(cursor: str) -> int:
             f"after {cursor!r} is not a cursor: expected an endCursor of `alerts`"
         ) from None
 
-
-def operator_scope(info: Info) -> alerts.OperatorScope:
-    """Whose network the caller sees. The temporary operator key sees all of it; issue 7
-    derives the operator from the caller's account."""
-    return alerts.NETWORK
 
 
 async def resolve_alerts(

@@ -7,8 +7,7 @@ import strawberry
 
 from app.domain.errors import InvalidInput, NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator
-from app.graphql.queries.alerts import operator_scope
+from app.graphql.permissions import IsOperator, operator_scope
 from app.graphql.types import node
 from app.graphql.types.uptime import EvseUptime, UptimeReport
 from app.services import uptime

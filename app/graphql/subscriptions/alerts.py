@@ -8,8 +8,7 @@ import strawberry
 from app.domain.alerts import AlertSeverity
 from app.domain.errors import NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator
-from app.graphql.queries.alerts import operator_scope
+from app.graphql.permissions import IsOperator, operator_scope
 from app.graphql.types.alert import Alert
 from app.services import alerts
 
