@@ -31,7 +31,6 @@ def _decode(cursor: str) -> int:
         ) from None
 
 
-
 async def resolve_alerts(
     info: Info,
     filter: AlertFilter | None = None,
