@@ -1,5 +1,7 @@
 """All tables. Importing this package registers every model on `SQLModel.metadata`."""
 
+from app.db.models.api_key import ApiKey
+from app.db.models.audit import AuditRecord
 from app.db.models.base import NAMING_CONVENTION, metadata
 from app.db.models.capacity import CapacityLimit, CapacityNode, EvseAllocation
 from app.db.models.cdr import Cdr
@@ -15,6 +17,7 @@ from app.db.models.monitoring import (
     StationBoot,
     StationConnectivityInterval,
 )
+from app.db.models.operator_user import OperatorUser
 from app.db.models.payment import (
     Payment,
     PaymentLedgerEntry,
@@ -29,6 +32,8 @@ from app.db.models.tariff import Tariff
 __all__ = [
     "NAMING_CONVENTION",
     "Alert",
+    "ApiKey",
+    "AuditRecord",
     "CapacityLimit",
     "CapacityNode",
     "Cdr",
@@ -46,6 +51,7 @@ __all__ = [
     "MeterSample",
     "OcppMessageLog",
     "Operator",
+    "OperatorUser",
     "Payment",
     "PaymentLedgerEntry",
     "RefreshToken",
