@@ -98,6 +98,82 @@ class SetChargingLimit:
         return 0 if self.transaction_id is None else 1
 
 
+# -- remote operations (operator API); the domain speaks 2.0.1 names ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockConnector:
+    """Release the cable lock of an EVSE's connector (1.6 and 2.0.1 UnlockConnector)."""
+
+    ocpp_evse_id: int
+    ocpp_connector_id: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAvailability:
+    """Make the whole station (`ocpp_evse_id` None) or one EVSE operative or inoperative.
+
+    The station answers Scheduled when a session delays it: it applies once the session ends.
+    """
+
+    operative: bool
+    ocpp_evse_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetConfiguration:
+    """Read configuration (1.6 GetConfiguration; 2.0.1 GetVariables).
+
+    Keys are 1.6 key names, or `Component.Variable` for 2.0.1; no keys means all (1.6 only).
+    """
+
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeConfiguration:
+    """Set one key (1.6 ChangeConfiguration; 2.0.1 SetVariables with `Component.Variable`)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearCache:
+    """Empty the station's authorization cache (1.6 and 2.0.1 ClearCache)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFirmware:
+    """Download firmware from `location` at or after `retrieve_at`, install it, reboot.
+
+    `request_id` (2.0.1) comes back in FirmwareStatusNotification; 1.6 has none.
+    """
+
+    location: str
+    retrieve_at: datetime
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadDiagnostics:
+    """Upload a diagnostics file / log to `location` (1.6 GetDiagnostics; 2.0.1 GetLog)."""
+
+    location: str
+    request_id: int
+
+
+RemoteOperation = (
+    UnlockConnector
+    | ChangeAvailability
+    | GetConfiguration
+    | ChangeConfiguration
+    | ClearCache
+    | UpdateFirmware
+    | UploadDiagnostics
+)
+
+
 StationCommand = (
     RequestStart
     | RequestStop
@@ -106,6 +182,7 @@ StationCommand = (
     | ReserveNow
     | CancelReservation
     | SetChargingLimit
+    | RemoteOperation
 )
 
 
