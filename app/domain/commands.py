@@ -174,6 +174,20 @@ RemoteOperation = (
 )
 
 
+# -- station credentials (OCPP security: password rotation through the protocol) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetStationPassword:
+    """Give the station a new HTTP Basic password (1.6 ChangeConfiguration AuthorizationKey;
+    2.0.1 SetVariables SecurityCtrlr.BasicAuthPassword). It reconnects with it.
+
+    The password never appears in the command's repr, hence in no log line.
+    """
+
+    password: str = field(repr=False)
+
+
 StationCommand = (
     RequestStart
     | RequestStop
@@ -183,6 +197,7 @@ StationCommand = (
     | CancelReservation
     | SetChargingLimit
     | RemoteOperation
+    | SetStationPassword
 )
 
 
