@@ -9,6 +9,7 @@ from app.db.models.command import RemoteCommand
 from app.db.models.driver import Driver, Favorite, RefreshToken
 from app.db.models.id_token import IdToken
 from app.db.models.location import Location, Operator
+from app.db.models.membership import Membership, MembershipPlan
 from app.db.models.message_log import OcppMessageLog
 from app.db.models.monitoring import (
     Alert,
@@ -19,8 +20,11 @@ from app.db.models.monitoring import (
 )
 from app.db.models.operator_user import OperatorUser
 from app.db.models.payment import (
+    AdHocPayment,
+    HoldSetting,
     Payment,
     PaymentLedgerEntry,
+    PaymentRefund,
     StripeCustomer,
     StripeEvent,
 )
@@ -31,6 +35,7 @@ from app.db.models.tariff import Tariff
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AdHocPayment",
     "Alert",
     "ApiKey",
     "AuditRecord",
@@ -45,15 +50,19 @@ __all__ = [
     "EvseAllocation",
     "EvseStatusInterval",
     "Favorite",
+    "HoldSetting",
     "IdToken",
     "Location",
     "MaintenanceWindow",
+    "Membership",
+    "MembershipPlan",
     "MeterSample",
     "OcppMessageLog",
     "Operator",
     "OperatorUser",
     "Payment",
     "PaymentLedgerEntry",
+    "PaymentRefund",
     "RefreshToken",
     "RemoteCommand",
     "Reservation",

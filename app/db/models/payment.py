@@ -52,7 +52,9 @@ class Payment(SQLModel, table=True):
     __tablename__ = "payment"
 
     id: int | None = Field(default=None, primary_key=True)
-    driver_id: int = Field(foreign_key="driver.id", index=True)
+    driver_id: int | None = Field(
+        default=None, foreign_key="driver.id", index=True, description="None: a guest (ad hoc)"
+    )
     command_id: str | None = Field(default=None, max_length=36, unique=True)
     session_id: int | None = Field(
         default=None, foreign_key="charging_session.id", unique=True, index=True
@@ -98,3 +100,81 @@ class StripeEvent(SQLModel, table=True):
     id: str = Field(max_length=64, primary_key=True)
     type: str = Field(max_length=64)
     received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class HoldSetting(SQLModel, table=True):
+    """The hold an operator set for a location or a tariff (exactly one of the two).
+
+    A tariff's setting wins over its location's; neither: `PAYMENT_HOLD_AMOUNT_MINOR`.
+    """
+
+    __tablename__ = "payment_hold_setting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    location_id: int | None = Field(default=None, foreign_key="location.id", unique=True)
+    tariff_id: int | None = Field(default=None, foreign_key="tariff.id", unique=True)
+    amount_minor: int = Field(gt=0)
+    updated_by: str = Field(default="", max_length=100)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class RefundStatus(StrEnum):
+    """PENDING: reserved against what was captured, sent (or about to be) to Stripe."""
+
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class PaymentRefund(SQLModel, table=True):
+    """An operator's refund of a payment. (payment_id, request_key) is unique: a retried
+    request finds its first refund. PENDING and SUCCEEDED rows together never exceed what
+    was captured (checked when the row is written, before Stripe is asked)."""
+
+    __tablename__ = "payment_refund"
+    __table_args__ = (sa.UniqueConstraint("payment_id", "request_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payment.id", index=True)
+    request_key: str = Field(max_length=64)
+    amount_minor: int = Field(gt=0)
+    currency: str = Field(max_length=3)
+    reason: str = Field(max_length=255)
+    status: RefundStatus = Field(sa_column=enum_column(RefundStatus))
+    actor: str = Field(max_length=100)
+    stripe_refund_ids: str = Field(default="", max_length=255, description="comma-separated")
+    failure: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class AdHocStatus(StrEnum):
+    """CREATED: the intent awaits the guest's card. AUTHORISED: held, the start is being
+    sent. STARTED: the charger opened the session. EXPIRED: never authorised, or authorised
+    but the charger never started (the hold is cancelled). COMPLETED: the session ended."""
+
+    CREATED = "CREATED"
+    AUTHORISED = "AUTHORISED"
+    STARTED = "STARTED"
+    COMPLETED = "COMPLETED"
+    EXPIRED = "EXPIRED"
+
+
+class AdHocPayment(SQLModel, table=True):
+    """A guest's payment at a charger (AFIR ad-hoc): no account, a PaymentIntent with manual
+    capture, a one-time id token bound to it, and a receipt token (only its SHA-256 stored)."""
+
+    __tablename__ = "ad_hoc_payment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    evse_id: int = Field(foreign_key="evse.id", index=True)
+    payment_id: int = Field(foreign_key="payment.id", unique=True)
+    intent_id: str = Field(max_length=64, unique=True)
+    receipt_token_hash: str = Field(max_length=64, unique=True)
+    id_token_uid: str = Field(max_length=36, unique=True)
+    email: str | None = Field(default=None, max_length=255)
+    status: AdHocStatus = Field(sa_column=enum_column(AdHocStatus, index=True))
+    command_id: str | None = Field(default=None, foreign_key="remote_command.id", max_length=36)
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
