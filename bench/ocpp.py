@@ -1,0 +1,282 @@
+"""Benchmark the OCPP endpoint: N stations over real WebSockets against `chargenet serve`,
+beside a bare `ocpp`-package central system (bench/bare_csms.py) under the same load.
+
+    python bench/ocpp.py [--quick] [--stations N] [--db sqlite,postgresql]
+
+Phases, per database: connect and boot N stations; saturation (every station sends its script
+back to back: the most messages/s, CPU-s per 1,000 messages); paced (one message per station
+every --interval s with heartbeats: latency at a realistic rate); a reconnect storm (all N
+drop and reconnect at once); then the database must hold every answered message (message log
+rows and meter samples). The bare server runs the saturation and paced phases too.
+"""
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: bench/ must not shadow the `ocpp` package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from bench.harness import (
+    BIN,
+    STATION_PASSWORD,
+    TOKEN_UID,
+    Server,
+    app_server,
+    basic_auth,
+    database,
+    emit,
+    free_port,
+    latency_ms,
+    machine,
+    note,
+    profile_server,
+    running,
+    seed_network,
+)
+from bench.ocpp_station import Station, Tally, clock_origin
+
+BENCH = "ocpp"
+
+
+async def _gather_bounded(coroutines: list, timeout_s: float) -> None:  # type: ignore[type-arg]
+    async with asyncio.timeout(timeout_s):
+        await asyncio.gather(*coroutines)
+
+
+async def saturate(
+    stations: list[Station], tally: Tally, server: Server, seconds: float, profile: str | None
+) -> dict:  # type: ignore[type-arg]
+    tally.reset()
+    spy = profile_server(server, profile, seconds)
+    before = server.sample()
+    began = time.monotonic()
+    await _gather_bounded([s.run(began + seconds) for s in stations], seconds + 60)
+    elapsed = time.monotonic() - began
+    after = server.sample()
+    if spy is not None:
+        await asyncio.to_thread(spy.wait, 60)
+    cpu = after.cpu_s - before.cpu_s
+    return {
+        "msgs_per_s": round(tally.calls / elapsed, 1),
+        "latency_ms": latency_ms(tally.latencies_s),
+        "cpu_s_per_1000_msgs": round(cpu / max(tally.calls, 1) * 1000, 3),
+        "server_cpu_util": round(cpu / elapsed, 2),
+        "messages": tally.calls,
+        "errors": tally.errors,
+        "error_samples": list(tally.error_samples),
+    }
+
+
+async def paced(
+    stations: list[Station], tally: Tally, seconds: float, interval_s: float, heartbeat_s: float
+) -> dict:  # type: ignore[type-arg]
+    tally.reset()
+    began = time.monotonic()
+    await _gather_bounded(
+        [s.run(began + seconds, interval_s=interval_s, heartbeat_s=heartbeat_s) for s in stations],
+        seconds + 60,
+    )
+    elapsed = time.monotonic() - began
+    return {
+        "msgs_per_s": round(tally.calls / elapsed, 1),
+        "latency_ms": latency_ms(tally.latencies_s),
+        "messages": tally.calls,
+        "errors": tally.errors,
+    }
+
+
+def make_stations(url: str, ids: list[str], tally: Tally, auth: bool, meters: int) -> list[Station]:
+    origin = clock_origin()
+    return [
+        Station(
+            url,
+            station_id,
+            auth=basic_auth(station_id, STATION_PASSWORD) if auth else None,
+            id_tag=TOKEN_UID,
+            tally=tally,
+            meters_per_session=meters,
+            clock_start=origin,
+        )
+        for station_id in ids
+    ]
+
+
+async def connect_and_boot(stations: list[Station], timeout_s: float) -> float:
+    began = time.monotonic()
+
+    async def one(station: Station) -> None:
+        await station.connect()
+        await station.boot()
+
+    await _gather_bounded([one(s) for s in stations], timeout_s)
+    return time.monotonic() - began
+
+
+async def stored_counts(url: str, prefix: str) -> tuple[int, int]:
+    """(inbound CALL frames in the message log, meter samples) of the bench's stations."""
+    import sqlalchemy as sa
+
+    from app.db.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            frames = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM ocpp_message_log WHERE direction = 'INBOUND' "
+                    "AND kind = 'CALL' AND station_id LIKE :p"
+                ),
+                {"p": f"{prefix}%"},
+            )
+            samples = await conn.scalar(
+                sa.text("SELECT count(*) FROM meter_sample WHERE station_id LIKE :p"),
+                {"p": f"{prefix}%"},
+            )
+        return int(frames or 0), int(samples or 0)
+    finally:
+        await engine.dispose()
+
+
+async def run_app(kind: str, args: argparse.Namespace) -> dict[str, float]:
+    async with database(kind) as url:
+        note(f"{kind}: seeding {args.stations} stations")
+        network = await seed_network(
+            url,
+            locations=max(1, args.stations // 10),
+            stations_per_location=10,
+            evses_per_station=1,
+            password=STATION_PASSWORD,
+        )
+        ids = network.station_ids[: args.stations]
+        port = free_port()
+        answered = Tally()
+        async with running(app_server(url, port)) as server:
+            idle = server.sample()
+            stations = make_stations(
+                f"ws://127.0.0.1:{port}/ocpp", ids, answered, True, args.meters
+            )
+            note(f"{kind}: connecting {len(ids)} stations (argon2 check on first connect)")
+            first = await connect_and_boot(stations, args.stations * 0.2 + 60)
+            rss = (server.sample().rss_kb - idle.rss_kb) / len(ids)
+            total = answered.calls
+            note(f"{kind}: saturation {args.seconds}s")
+            sat = await saturate(
+                stations, answered, server, args.seconds, args.profile and f"{args.profile}.{kind}"
+            )
+            total += answered.calls
+            meters = answered.meter_values
+            note(f"{kind}: paced {args.seconds}s")
+            pace = await paced(stations, answered, args.seconds, args.interval, args.heartbeat)
+            total += answered.calls
+            meters += answered.meter_values
+            rss_loaded = (server.sample().rss_kb - idle.rss_kb) / len(ids)
+            note(f"{kind}: reconnect storm")
+            await asyncio.gather(*(s.close() for s in stations))
+            answered.reset()
+            storm = await connect_and_boot(stations, args.stations * 0.05 + 60)
+            total += answered.calls
+            await asyncio.gather(*(s.close() for s in stations))
+            # Every answered CALL must be in the log: wait (bounded) for the batch writer.
+            stored: tuple[int, int] = (0, 0)
+            async with asyncio.timeout(30):
+                while True:
+                    stored = await stored_counts(url, "BENCH")
+                    if stored[0] >= total and stored[1] >= meters * 2:
+                        break
+                    await asyncio.sleep(0.5)  # the writer flushes every 0.5 s
+    common = {"db": kind, "stations": len(ids), "cores": machine()["nproc"]}
+    emit(BENCH, "first_connect_per_s", round(len(ids) / first, 1), "conn/s", **common)
+    emit(BENCH, "rss_per_station", round(rss, 1), "KiB", loaded_kib=round(rss_loaded, 1), **common)
+    emit(
+        BENCH,
+        "reconnect_storm",
+        round(len(ids) / storm, 1),
+        "conn/s",
+        absorb_s=round(storm, 2),
+        messages_answered=total,
+        messages_stored=stored[0],
+        lost=max(0, total - stored[0]),
+        meter_samples_expected=meters * 2,
+        meter_samples_stored=stored[1],
+        **common,
+    )
+    emit(BENCH, "paced_latency", pace["latency_ms"]["p99"], "ms p99", **pace, **common)
+    return {"sat": sat, **common}  # type: ignore[dict-item]
+
+
+async def run_bare(args: argparse.Namespace) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    port = free_port()
+    command = [
+        str(BIN / "python"),
+        str(Path(__file__).parent / "bare_csms.py"),
+        "--port",
+        str(port),
+    ]
+    server = Server(command, port, env={})
+    answered = Tally()
+    ids = [f"BARE-{i:05d}" for i in range(args.stations)]
+    async with running(server, ready_path=None):
+        stations = make_stations(f"ws://127.0.0.1:{port}/ocpp", ids, answered, False, args.meters)
+        await connect_and_boot(stations, args.stations * 0.05 + 60)
+        note(f"bare ocpp: saturation {args.seconds}s")
+        sat = await saturate(
+            stations, answered, server, args.seconds, args.profile and f"{args.profile}.bare"
+        )
+        pace = await paced(stations, answered, args.seconds, args.interval, args.heartbeat)
+        await asyncio.gather(*(s.close() for s in stations))
+    return sat, pace
+
+
+async def main(args: argparse.Namespace) -> None:
+    bare_sat, bare_pace = await run_bare(args)
+    emit(BENCH, "bare_paced_latency", bare_pace["latency_ms"]["p99"], "ms p99", **bare_pace)
+    for kind in args.db.split(","):
+        result = await run_app(kind, args)
+        sat = result.pop("sat")
+        emit(
+            BENCH,
+            "throughput",
+            sat["msgs_per_s"],
+            "msgs/s",
+            baseline=bare_sat["msgs_per_s"],
+            ratio_to_bare_ocpp=round(sat["msgs_per_s"] / bare_sat["msgs_per_s"], 3),
+            latency_ms=sat["latency_ms"],
+            cpu_s_per_1000_msgs=sat["cpu_s_per_1000_msgs"],
+            baseline_cpu_s_per_1000_msgs=bare_sat["cpu_s_per_1000_msgs"],
+            server_cpu_util=sat["server_cpu_util"],
+            errors=sat["errors"],
+            error_samples=sat["error_samples"],
+            **result,
+        )
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="100 stations, 8 s phases")
+    parser.add_argument("--stations", type=int, default=None)
+    parser.add_argument("--seconds", type=float, default=None, help="per phase")
+    parser.add_argument("--interval", type=float, default=None, help="paced: s per message")
+    parser.add_argument("--heartbeat", type=float, default=None, help="paced: s per heartbeat")
+    parser.add_argument("--meters", type=int, default=40, help="MeterValues per session")
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--profile", help="py-spy the server during saturation: PREFIX.<db>")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.stations = args.stations or (100 if quick else 10_000)
+    args.seconds = args.seconds or (8.0 if quick else 60.0)
+    args.interval = args.interval or (2.0 if quick else 15.0)
+    args.heartbeat = args.heartbeat or (8.0 if quick else 60.0)
+    return args
+
+
+if __name__ == "__main__":
+    emit(BENCH, "machine", None, "", **machine())
+    try:
+        import uvloop
+
+        uvloop.run(main(parse()))
+    except ImportError:
+        asyncio.run(main(parse()))
