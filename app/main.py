@@ -1,5 +1,6 @@
 """create_app(settings): the one ASGI app with every door, its wiring and its lifespan."""
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,6 +21,7 @@ from app.loadmgmt.scheduler import LoadScheduler
 from app.monitoring.health import HealthMonitor
 from app.monitoring.metrics import Metrics
 from app.monitoring.webhook import AlertWebhook
+from app.ocpp.distributed import create_registry, default_instance_id
 from app.ocpp.endpoint import OcppServer
 from app.ocpp.registry import StationRegistry
 from app.payments.gateway import StripeGateway
@@ -27,6 +29,7 @@ from app.payments.reconciler import PaymentReconciler
 from app.payments.webhooks import webhook_route
 from app.services.auth import TokenService
 from app.services.command_runner import CommandRunner
+from app.services.leadership import Leadership, Singleton
 from app.services.reservation_lifecycle import ReservationExpiry
 from app.settings import Settings
 
@@ -47,14 +50,21 @@ class Runtime:
     commands: CommandRunner
     payments: StripeGateway | None = None
     reconciler: PaymentReconciler | None = None
+    leadership: Leadership | None = None
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     engine = create_engine(settings.database_url, echo=settings.database_echo)
     session_factory = create_session_factory(engine)
-    bus = create_event_bus(settings.redis_url)
-    registry = StationRegistry(call_timeout_s=settings.ocpp_call_timeout_s)
+    instance_id = settings.instance_id or default_instance_id()
+    bus = create_event_bus(settings.redis_url, key_prefix=settings.redis_key_prefix)
+    # With REDIS_URL: records in Redis which instance holds each station, forwards commands.
+    registry = create_registry(
+        bus=bus, redis_url=settings.redis_url, instance_id=instance_id,
+        key_prefix=settings.redis_key_prefix, call_timeout_s=settings.ocpp_call_timeout_s,
+        ttl_s=settings.cluster_station_ttl_s, refresh_s=settings.cluster_refresh_interval_s,
+    )  # fmt: skip
     ocpp = OcppServer(
         settings=settings, session_factory=session_factory, bus=bus, registry=registry
     )
@@ -87,9 +97,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if payments is not None
         else None
     )
+    # Singletons: run on one instance only, the leader (always this one without election).
+    expiry = ReservationExpiry(session_factory=session_factory, commander=registry)
+    singletons: list[Singleton] = [
+        lambda: expiry,
+        lambda: health,
+        lambda: AlertWebhook.from_settings(settings, bus) or contextlib.nullcontext(),
+        lambda: reconciler or contextlib.nullcontext(),
+        lambda: LoadScheduler.wire(settings, session_factory, bus, registry),
+    ]
+    leadership = Leadership(
+        database_url=settings.database_url,
+        instance_id=instance_id,
+        elect=settings.elects_leader,
+        poll_interval_s=settings.leader_poll_interval_s,
+        singletons=singletons,
+    )
     runtime = Runtime(
         settings, engine, session_factory, bus, registry, ocpp, tokens, commands,
-        payments=payments, reconciler=reconciler,
+        payments=payments, reconciler=reconciler, leadership=leadership,
     )  # fmt: skip
 
     async def healthz(_: Request) -> PlainTextResponse:
@@ -104,7 +130,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse(
                 {"status": "unavailable", "database": "unreachable"}, status_code=503
             )
-        return JSONResponse({"status": "ok", "database": "ok", "stations_connected": len(registry)})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": "ok",
+                "stations_connected": len(registry),
+                "instance_id": instance_id,
+                "leader": leadership.is_leader,
+            }
+        )
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
@@ -122,20 +156,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(engine.dispose)
             await bus.start()
             stack.push_async_callback(bus.close)
+            await stack.enter_async_context(registry)
             await stack.enter_async_context(ocpp)
-            await stack.enter_async_context(
-                ReservationExpiry(session_factory=session_factory, commander=registry)
-            )
             await stack.enter_async_context(commands)
-            await stack.enter_async_context(health)
-            if (webhook := AlertWebhook.from_settings(settings, bus)) is not None:
-                await stack.enter_async_context(webhook)
-            if payments is not None and reconciler is not None:
+            if payments is not None:
                 stack.push_async_callback(payments.close)
-                await stack.enter_async_context(reconciler)
-            await stack.enter_async_context(
-                LoadScheduler.wire(settings, session_factory, bus, registry)
-            )
+            await stack.enter_async_context(leadership)  # starts the singletons when leading
             log.info(
                 "chargenet ready (database %s)", engine.url.render_as_string(hide_password=True)
             )

@@ -1,6 +1,6 @@
 """Runtime configuration, read from the environment (and an optional .env file)."""
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,11 +15,31 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./chargenet.db"
     database_echo: bool = False
     redis_url: str | None = None
+    redis_key_prefix: str = Field(
+        default="chargenet:",
+        description="prefix of every Redis key and channel: instances sharing it form one cluster",
+    )
 
     # Server.
     host: str = "127.0.0.1"
     port: int = 8000
-    instance_id: str | None = None
+    instance_id: str | None = Field(
+        default=None, description="this instance's name among several; unset = host:pid"
+    )
+    # Several instances (REDIS_URL set): the leader runs the singleton tasks.
+    leader_election: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="auto = on with PostgreSQL and REDIS_URL; off = always lead (one instance)",
+    )
+    leader_poll_interval_s: float = Field(
+        default=2.0, gt=0, description="followers try the lock, the leader checks it, this often"
+    )
+    cluster_station_ttl_s: float = Field(
+        default=30.0, gt=0, description="a dead instance's station records expire after this"
+    )
+    cluster_refresh_interval_s: float = Field(
+        default=10.0, gt=0, description="how often an instance refreshes its station records"
+    )
     log_level: str = "info"
 
     # OCPP.
@@ -138,3 +158,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def elects_leader(self) -> bool:
+        """Whether instances elect a leader (PostgreSQL advisory lock) for the singletons."""
+        if self.is_sqlite or self.leader_election == "off":
+            return False
+        return self.leader_election == "on" or self.redis_url is not None

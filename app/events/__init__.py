@@ -7,12 +7,16 @@ carry exactly the same thing. Topic names live in `app.events.topics`.
 from app.events.bus import EventBus, InProcessEventBus, Subscription
 
 
-def create_event_bus(redis_url: str | None) -> EventBus:
-    """Redis pub/sub when `redis_url` is set (several instances), else in-process."""
+def create_event_bus(redis_url: str | None, *, key_prefix: str = "chargenet:") -> EventBus:
+    """Redis pub/sub when `redis_url` is set (several instances), else in-process.
+
+    Channels are named `<key_prefix>events:<topic>`: instances share events only with the
+    instances that use the same prefix.
+    """
     if redis_url:
         from app.events.redis_bus import RedisEventBus
 
-        return RedisEventBus(redis_url)
+        return RedisEventBus(redis_url, prefix=f"{key_prefix}events:")
     return InProcessEventBus()
 
 

@@ -57,6 +57,13 @@ class RedisEventBus:
             # The state change is committed already; subscribers re-read state on reconnect.
             log.warning("could not publish an event on %s", topic, exc_info=True)
 
+    async def publish_counted(self, topic: str, payload: Mapping[str, Any]) -> int:
+        """Publish like `publish`, but let a Redis failure raise and return how many instances
+        (pub/sub connections) received the message: 0 tells a sender nobody listens there."""
+        data = json.dumps(dict(payload), separators=(",", ":"), default=str)
+        receivers: int = await self._redis.publish(self._prefix + topic, data)
+        return receivers
+
     def subscribe(
         self, *topics: str, max_queue: int = 1000
     ) -> AbstractAsyncContextManager[Subscription]:

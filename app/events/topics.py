@@ -18,6 +18,14 @@ def session_updated(session_id: int) -> str:
     return f"session.{session_id}.updated"
 
 
+def cluster_inbox(instance_id: str) -> str:
+    """Requests, answers and takeover notices for one chargenet instance (several instances)."""
+    return f"cluster.instance.{instance_id}"
+
+
+CLUSTER_PRESENCE = "cluster.presence"
+"""Which instance took or released which station's WebSocket (several instances)."""
+
 ALL_EVSE_STATUS = "evse-status"
 """Every EVSE status change in the network (for the scheduler and the health monitor)."""
 

@@ -117,7 +117,7 @@ class OcppServer:
             context=self._context,
             message_log=self.message_log,
         )
-        previous = self.registry.register(connection)
+        previous = await self.registry.attach(connection)
         if previous is not None:
             log.info("station %s reconnected: closing its previous connection", station_id)
             await previous.close(code=1000, reason="replaced by a newer connection")
@@ -132,7 +132,7 @@ class OcppServer:
             log.info("station %s connected (%s)", station_id, version.value)
             await connection.serve()
         finally:
-            if self.registry.unregister(connection):
+            if await self.registry.detach(connection):
                 await stations.record_disconnected(
                     session_factory=self._session_factory,
                     bus=self._bus,

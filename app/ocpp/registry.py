@@ -1,6 +1,11 @@
-"""The stations connected to this process; implements the `StationCommander` port."""
+"""The stations connected to this process; implements the `StationCommander` port.
+
+`app.ocpp.distributed.ClusterRegistry` extends it across instances when REDIS_URL is set.
+"""
 
 import logging
+from types import TracebackType
+from typing import Self
 
 from app.domain.commands import CommandOutcome, StationCommand
 from app.domain.errors import StationNotConnected
@@ -31,6 +36,26 @@ class StationRegistry:
             del self._connections[connection.station_id]
             return True
         return False
+
+    async def attach(self, connection: StationConnection) -> StationConnection | None:
+        """`register`, and tell the other instances (the endpoint calls this one)."""
+        return self.register(connection)
+
+    async def detach(self, connection: StationConnection) -> bool:
+        """`unregister`; True when the station is really gone (not taken over by a newer socket,
+        here or on another instance), so the caller records the disconnection."""
+        return self.unregister(connection)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
 
     def get(self, station_id: str) -> StationConnection | None:
         return self._connections.get(station_id)
