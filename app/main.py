@@ -30,6 +30,7 @@ from app.payments.webhooks import webhook_route
 from app.services.auth import TokenService
 from app.services.command_runner import CommandRunner
 from app.services.leadership import Leadership, Singleton
+from app.services.rate_limits import RateLimiter
 from app.services.reservation_lifecycle import ReservationExpiry
 from app.settings import Settings
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     ocpp.message_log.observers.append(metrics.observe_frame)
     payments = StripeGateway(settings) if settings.stripe_secret_key else None
+    rate_limiter = RateLimiter.from_settings(settings)
     graphql_app = create_graphql_app(
         settings=settings,
         session_factory=session_factory,
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tokens=tokens,
         commands=commands,
         payments=payments,
+        rate_limiter=rate_limiter,
     )
 
     reconciler = (
@@ -156,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(engine.dispose)
             await bus.start()
             stack.push_async_callback(bus.close)
+            stack.push_async_callback(rate_limiter.close)
             await stack.enter_async_context(registry)
             await stack.enter_async_context(ocpp)
             await stack.enter_async_context(commands)

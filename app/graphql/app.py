@@ -1,10 +1,17 @@
 """create_graphql_app: the ASGI app serving /graphql over HTTP and both WebSocket protocols."""
 
+import json
+from datetime import timedelta
+
+from cross_web import AsyncHTTPRequestAdapter
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
@@ -13,9 +20,11 @@ from app.events import EventBus
 from app.graphql.context import Context
 from app.graphql.loaders import Loaders
 from app.graphql.schema import schema
+from app.graphql.trusted_documents import load_manifest
 from app.services.auth import TokenService
 from app.services.command_runner import CommandRunner
 from app.services.ports import PaymentGateway, StationCommander
+from app.services.rate_limits import RateLimiter
 from app.settings import Settings
 
 
@@ -32,6 +41,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         tokens: TokenService,
         commands: CommandRunner,
         payments: PaymentGateway | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -40,7 +50,15 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             # Browsers may open WebSockets from any page; only these origins (and same-origin
             # pages and non-browser clients, which send no Origin) may subscribe.
             allowed_origins=tuple(settings.graphql_allowed_origins),
+            # graphql-transport-ws: a socket that never says connection_init is closed (4408).
+            connection_init_wait_timeout=timedelta(
+                seconds=settings.graphql_connection_init_timeout_s
+            ),
+            max_subscriptions_per_connection=settings.graphql_max_subscriptions_per_connection,
         )
+        if settings.graphql_trusted_documents is not None:
+            load_manifest(settings.graphql_trusted_documents)  # a bad manifest fails at startup
+        self.rate_limiter = rate_limiter
         self.settings = settings
         self.session_factory = session_factory
         self.bus = bus
@@ -63,6 +81,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             tokens=self.tokens,
             commands=self.commands,
             payments=self.payments,
+            rate_limiter=self.rate_limiter,
         )
         if isinstance(request, Request):
             context.authenticate(request.headers.get("authorization"))
@@ -82,6 +101,67 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": str(context.auth_error)})
         return await super().on_ws_connect(context)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a POST body over GRAPHQL_MAX_BODY_BYTES with 413, reading at most that much."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        limit = self.settings.graphql_max_body_bytes
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _too_large(limit)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await super().__call__(scope, replay, send)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Also accept the GraphQL-over-HTTP `documentId` (trusted documents) beside Apollo's
+        `extensions.persistedQuery`: it travels to the extensions as `documentId`."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and data.query is None:
+            document_id: object = None
+            if request.method == "GET":
+                document_id = request.query_params.get("documentId")
+            else:
+                raw = json.loads(await request.get_body())
+                document_id = raw.get("documentId") if isinstance(raw, dict) else None
+            if document_id is not None:
+                data.extensions = {**(data.extensions or {}), "documentId": document_id}
+        return data
+
+
+def _too_large(limit: int) -> JSONResponse:
+    message = f"request body is larger than the limit of {limit} bytes (GRAPHQL_MAX_BODY_BYTES)"
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+        status_code=413,
+    )
+
 
 def create_graphql_app(
     *,
@@ -92,6 +172,7 @@ def create_graphql_app(
     tokens: TokenService,
     commands: CommandRunner,
     payments: PaymentGateway | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> ChargenetGraphQL:
     return ChargenetGraphQL(
         settings=settings,
@@ -101,4 +182,5 @@ def create_graphql_app(
         tokens=tokens,
         commands=commands,
         payments=payments,
+        rate_limiter=rate_limiter,
     )

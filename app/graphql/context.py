@@ -15,6 +15,7 @@ from app.graphql.loaders import Loaders
 from app.services.auth import Principal, TokenService
 from app.services.command_runner import CommandRunner
 from app.services.ports import PaymentGateway, StationCommander
+from app.services.rate_limits import RateLimiter
 from app.settings import Settings
 
 
@@ -42,6 +43,8 @@ class Context:
     payments: PaymentGateway | None = None
     """The payment gateway; None when Stripe is not configured (no holds, no saved methods)."""
     connection_params: Any = field(default=None)
+    rate_limiter: RateLimiter | None = None
+    """Per-IP and per-principal token buckets; None = no rate limit (see RateLimit)."""
 
     def authenticate(self, authorization: str | None) -> None:
         """Set `principal` from an `Authorization` value ("Bearer <token>"), or `auth_error`."""
