@@ -3,27 +3,27 @@
 from collections.abc import Iterator
 
 import strawberry
-from strawberry.extensions import SchemaExtension
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from app.graphql.extensions import (
-    MaskUnexpectedErrors,
-    QueryLimits,
-    RateLimit,
-    TrustedDocuments,
-    should_mask,
-)
+from app.domain.errors import DomainError
 from app.graphql.loaders import Loaders
 from app.graphql.mutations.acknowledge_alert import AcknowledgeAlertMutation
 from app.graphql.mutations.add_payment_method import AddPaymentMethodMutation
 from app.graphql.mutations.add_rfid_card import AddRfidCardMutation
 from app.graphql.mutations.cancel_reservation import CancelReservationMutation
+from app.graphql.mutations.change_availability import ChangeAvailabilityMutation
+from app.graphql.mutations.change_configuration import ChangeConfigurationMutation
+from app.graphql.mutations.clear_cache import ClearCacheMutation
+from app.graphql.mutations.get_configuration import GetConfigurationMutation
 from app.graphql.mutations.log_in import LogInMutation
 from app.graphql.mutations.log_out import LogOutMutation
 from app.graphql.mutations.refresh_tokens import RefreshTokensMutation
 from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutation
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
+from app.graphql.mutations.reset_station import ResetStationMutation
 from app.graphql.mutations.resolve_alert import ResolveAlertMutation
 from app.graphql.mutations.set_capacity_limit import SetCapacityLimitMutation
 from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
@@ -31,6 +31,10 @@ from app.graphql.mutations.set_favorite import SetFavoriteMutation
 from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
+from app.graphql.mutations.trigger_message import TriggerMessageMutation
+from app.graphql.mutations.unlock_connector import UnlockConnectorMutation
+from app.graphql.mutations.update_firmware import UpdateFirmwareMutation
+from app.graphql.mutations.upload_diagnostics import UploadDiagnosticsMutation
 from app.graphql.queries.alerts import AlertQueries
 from app.graphql.queries.capacity import CapacityQueries
 from app.graphql.queries.history import HistoryQueries
@@ -38,6 +42,7 @@ from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.queries.pricing import PricingQueries
+from app.graphql.queries.station_ops import StationOpsQueries
 from app.graphql.queries.uptime import UptimeQueries
 from app.graphql.subscriptions.alerts import AlertSubscriptions
 from app.graphql.subscriptions.allocation import AllocationSubscriptions
@@ -45,7 +50,13 @@ from app.graphql.subscriptions.command_result import CommandResultSubscriptions
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
 from app.graphql.subscriptions.session_updated import SessionUpdatedSubscriptions
 
-__all__ = ["ActiveSubscriptions", "schema", "should_mask"]
+MAX_QUERY_DEPTH = 10
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Show GraphQL's own errors and DomainErrors (expected, with clear messages); mask the rest."""
+    original = error.original_error
+    return original is not None and not isinstance(original, DomainError | GraphQLError)
 
 
 class FreshLoaders(SchemaExtension):
@@ -92,6 +103,7 @@ class Query(
     AlertQueries,
     CapacityQueries,
     UptimeQueries,
+    StationOpsQueries,
 ):
     pass
 
@@ -115,6 +127,15 @@ class Mutation(
     AcknowledgeAlertMutation,
     ResolveAlertMutation,
     SetCapacityLimitMutation,
+    ChangeAvailabilityMutation,
+    ChangeConfigurationMutation,
+    ClearCacheMutation,
+    GetConfigurationMutation,
+    ResetStationMutation,
+    TriggerMessageMutation,
+    UnlockConnectorMutation,
+    UpdateFirmwareMutation,
+    UploadDiagnosticsMutation,
 ):
     pass
 
@@ -134,14 +155,10 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    # Order matters: refuse over-budget callers before any work, swap a trusted document id
-    # for its text before the limits count its tokens; masking wraps everything.
     extensions=[
-        RateLimit,
-        TrustedDocuments,
-        QueryLimits,
         FreshLoaders,
         ActiveSubscriptions,
-        MaskUnexpectedErrors,
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: MaskErrors(should_mask_error=should_mask),
     ],
 )

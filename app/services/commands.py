@@ -39,11 +39,22 @@ _INSERT_ATTEMPTS = 5  # remote_start_id is max + 1: concurrent starts may collid
 class CommandKind(StrEnum):
     START = "START"
     STOP = "STOP"
+    # remote operations (operator API, app.services.remote_operations)
+    RESET = "RESET"
+    UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
+    CHANGE_AVAILABILITY = "CHANGE_AVAILABILITY"
+    TRIGGER_MESSAGE = "TRIGGER_MESSAGE"
+    GET_CONFIGURATION = "GET_CONFIGURATION"
+    CHANGE_CONFIGURATION = "CHANGE_CONFIGURATION"
+    CLEAR_CACHE = "CLEAR_CACHE"
+    UPDATE_FIRMWARE = "UPDATE_FIRMWARE"
+    UPLOAD_DIAGNOSTICS = "UPLOAD_DIAGNOSTICS"
 
 
 class RemoteCommandStatus(StrEnum):
     """PENDING: sent, no answer yet. ACCEPTED_PENDING: the charger accepted; waiting for it
-    to open (start) or end (stop) the transaction. The rest are final."""
+    to open (start) or end (stop) the transaction, or for a long-running operation (reset,
+    firmware, diagnostics) to reach its end state. The rest are final."""
 
     PENDING = "PENDING"
     ACCEPTED_PENDING = "ACCEPTED_PENDING"
@@ -53,6 +64,7 @@ class RemoteCommandStatus(StrEnum):
     EVSE_INOPERATIVE = "EVSE_INOPERATIVE"
     TIMEOUT = "TIMEOUT"
     FAILED = "FAILED"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
 
 
 LIVE = frozenset({RemoteCommandStatus.PENDING, RemoteCommandStatus.ACCEPTED_PENDING})
@@ -173,6 +185,11 @@ async def _check_evse(
     ).first()
     if reservation is not None:
         raise EvseReserved(evse.id, reservation.expires_at)
+
+
+async def check_evse_free(db: AsyncSession, evse: Evse, now: datetime) -> None:
+    """Refuse a guest (ad hoc) start as `_check_evse` does; any reservation is another's."""
+    await _check_evse(db, evse, 0, None, now)  # no driver has id 0
 
 
 async def _insert(

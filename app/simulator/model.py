@@ -3,7 +3,7 @@
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -177,3 +177,13 @@ def profile_limit_w(profile: Mapping[str, Any], evse: EvseState) -> float | None
     if str(schedule.get("charging_rate_unit", "W")).upper() == "A":
         return evse.amps_to_watts(limit, period.get("number_phases"))
     return limit
+
+
+@dataclass
+class OperationsState:
+    """Remote operations in progress on a simulated charger (`app.simulator.operations`)."""
+
+    # sent once the next boot is accepted: a firmware update reports Installed after its reboot
+    report_after_boot: Callable[[], Awaitable[None]] | None = None
+    cache_clears: int = 0
+    uploads: int = 0

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from app.simulator.link import NotConnectedError, Outgoing, StationLink
-from app.simulator.model import EvseState, Sample, Transaction, Vehicle
+from app.simulator.model import EvseState, OperationsState, Sample, Transaction, Vehicle
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class StationSteps(StationLink):
         self.charging_profiles: list[tuple[int, dict[str, Any]]] = []  # (evse id or 0, profile)
         self.received: deque[tuple[str, dict[str, Any]]] = deque(maxlen=200)  # CSMS CALLs
         self._accepted_once = asyncio.Event()
+        self.operations = OperationsState()
 
     # -- the protocol-specific pieces ------------------------------------------------------
 
@@ -117,6 +118,9 @@ class StationSteps(StationLink):
         if self.boot_status == "Accepted":
             self._online.set()
             self._accepted_once.set()
+            report, self.operations.report_after_boot = self.operations.report_after_boot, None
+            if report is not None:
+                self.spawn(report())
         return self.boot_status
 
     async def heartbeat(self) -> str:

@@ -9,6 +9,7 @@ from app.simulator.frames import STOP_REASONS_16, now_iso, sampled_values_16
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
 from app.simulator.reservations import ReservationHandlers16
+from app.simulator.operations import OperationHandlers16
 from app.simulator.station import SimulatedStation
 
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
@@ -135,7 +136,7 @@ class SimulatedStation16(SimulatedStation):
         return "Accepted"
 
 
-class _Client16(ReservationHandlers16, ChargePoint):  # type: ignore[misc]
+class _Client16(ReservationHandlers16, OperationHandlers16, ChargePoint):  # type: ignore[misc]
     """The `ocpp` ChargePoint on one connection; hands every CALL to its station."""
 
     def __init__(self, station: SimulatedStation16, socket: ClientConnection) -> None:

@@ -9,6 +9,7 @@ from app.simulator.frames import STOP_REASONS_201, meter_value_201, now_iso
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
 from app.simulator.reservations import ReservationHandlers201
+from app.simulator.operations import OperationHandlers201
 from app.simulator.station import SimulatedStation
 
 TRIGGERABLE = (
@@ -152,7 +153,7 @@ class SimulatedStation201(SimulatedStation):
         return "Accepted"
 
 
-class _Client201(ReservationHandlers201, ChargePoint):  # type: ignore[misc]
+class _Client201(ReservationHandlers201, OperationHandlers201, ChargePoint):  # type: ignore[misc]
     """The `ocpp` ChargePoint on one connection; hands every CALL to its station."""
 
     def __init__(self, station: SimulatedStation201, socket: ClientConnection) -> None:

@@ -31,6 +31,7 @@ from app.db.models.payment import (
 from app.db.models.reservation import Reservation
 from app.db.models.session import ChargingSession, MeterSample
 from app.db.models.station import ChargingStation, Connector, Evse
+from app.db.models.station_ops import DiagnosticsUpload, FirmwareUpdate, StationConfigurationEntry
 from app.db.models.tariff import Tariff
 
 __all__ = [
@@ -45,11 +46,13 @@ __all__ = [
     "ChargingSession",
     "ChargingStation",
     "Connector",
+    "DiagnosticsUpload",
     "Driver",
     "Evse",
     "EvseAllocation",
     "EvseStatusInterval",
     "Favorite",
+    "FirmwareUpdate",
     "HoldSetting",
     "IdToken",
     "Location",
@@ -67,6 +70,7 @@ __all__ = [
     "RemoteCommand",
     "Reservation",
     "StationBoot",
+    "StationConfigurationEntry",
     "StationConnectivityInterval",
     "StripeCustomer",
     "StripeEvent",

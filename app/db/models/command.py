@@ -31,5 +31,8 @@ class RemoteCommand(SQLModel, table=True):
     session_id: int | None = Field(default=None, foreign_key="charging_session.id")
     remote_start_id: int | None = Field(default=None, unique=True)
     detail: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    # Long-running operations (reset, firmware, diagnostics): the station's latest progress
+    # report while the command is ACCEPTED_PENDING, e.g. Downloading, Installing, Rebooting.
+    progress: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=utc_column())

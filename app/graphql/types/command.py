@@ -1,4 +1,5 @@
-"""`CommandPayload`: a remote command (start, stop) and where its outcome stands."""
+"""`CommandPayload`: a remote command (start, stop, remote operations) and where its outcome
+stands."""
 
 from datetime import datetime
 
@@ -17,9 +18,10 @@ strawberry.enum(
     name="CommandStatus",
     description=(
         "PENDING: sent, no answer yet. ACCEPTED_PENDING: the charger accepted and the backend "
-        "waits for the transaction to start (or end). Final: ACCEPTED (the session started or "
-        "ended), REJECTED, EVSE_OCCUPIED, EVSE_INOPERATIVE (offline or out of service), "
-        "TIMEOUT, FAILED."
+        "waits for the transaction to start (or end), or for a reset, firmware update or "
+        "diagnostics upload to reach its end state (see `progress`). Final: ACCEPTED (the "
+        "session started or ended; the operation done), REJECTED, EVSE_OCCUPIED, "
+        "EVSE_INOPERATIVE (offline or out of service), NOT_SUPPORTED, TIMEOUT, FAILED."
     ),
 )
 
@@ -38,6 +40,19 @@ class CommandPayload:
     completed_at: datetime | None
     session_key: strawberry.Private[int | None]
     driver_key: strawberry.Private[int | None]
+    progress: str | None = strawberry.field(
+        default=None,
+        description="Long-running operations: the station's latest report, e.g. Rebooting, "
+        "Booted (reset); Downloading, Installing, Installed (firmware); Uploading, Uploaded.",
+    )
+    station_answer: str | None = strawberry.field(
+        default=None,
+        description="The station's own status word in its answer, e.g. Unlocked, "
+        "RebootRequired, Scheduled, NotSupported.",
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why a command failed or timed out, when known."
+    )
 
     @fields.field(description="The session started (START) or stopped (STOP), once known.")
     async def session(self, info: Info) -> ChargingSession | None:
@@ -52,6 +67,7 @@ class CommandPayload:
 
     @classmethod
     def from_row(cls, row: models.RemoteCommand) -> "CommandPayload":
+        detail = row.detail or {}
         return cls(
             command_id=strawberry.ID(row.id),
             kind=CommandKind(row.kind),
@@ -61,4 +77,14 @@ class CommandPayload:
             completed_at=row.completed_at,
             session_key=row.session_id,
             driver_key=row.driver_id,
+            progress=row.progress,
+            station_answer=_answer(detail.get("answer")),
+            reason=str(detail["reason"]) if detail.get("reason") else None,
         )
+
+
+def _answer(value: object) -> str | None:
+    """The station's status word: stored as a string (operations) or an answer dict (start)."""
+    if isinstance(value, dict):
+        value = value.get("status")
+    return str(value) if value else None

@@ -8,7 +8,7 @@ from ocpp.v16.enums import Action, DataTransferStatus
 from app.domain.enums import OcppVersion
 from app.ocpp.base import CsmsRouting, HandlerContext, now, on
 from app.ocpp.v16 import mapping
-from app.services import availability, stations, transactions
+from app.services import availability, firmware, stations, transactions
 
 
 class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
@@ -146,3 +146,27 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
     async def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         # No vendor extensions yet; the frame itself is kept in the message log.
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(self, status: str, **_: Any) -> Any:
+        await firmware.record_firmware_status(
+            session_factory=self.context.session_factory,
+            bus=self.context.bus,
+            station_id=self.id,
+            status=status,
+            request_id=None,  # 1.6 has none: the station's newest unfinished update
+            at=now(),
+        )
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status_notification(self, status: str, **_: Any) -> Any:
+        await firmware.record_upload_status(
+            session_factory=self.context.session_factory,
+            bus=self.context.bus,
+            station_id=self.id,
+            status=status,
+            request_id=None,
+            at=now(),
+        )
+        return call_result.DiagnosticsStatusNotification()

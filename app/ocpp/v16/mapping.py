@@ -4,12 +4,16 @@ from datetime import datetime
 from typing import Any
 
 from ocpp.v16 import call
-from ocpp.v16.enums import ResetType
+from ocpp.v16.enums import AvailabilityType, ResetType
 
 from app.domain.commands import (
     CancelReservation,
+    ChangeAvailability,
+    ChangeConfiguration,
+    ClearCache,
     CommandOutcome,
     CommandStatus,
+    GetConfiguration,
     RequestStart,
     RequestStop,
     ReserveNow,
@@ -17,6 +21,9 @@ from app.domain.commands import (
     SetChargingLimit,
     StationCommand,
     TriggerMessage,
+    UnlockConnector,
+    UpdateFirmware,
+    UploadDiagnostics,
 )
 from app.domain.enums import AuthorizationStatus, EvseStatus, RegistrationStatus
 from app.domain.errors import InvalidInput
@@ -52,7 +59,27 @@ _ANSWERS = {
     "Unavailable": CommandStatus.REJECTED,
     "NotImplemented": CommandStatus.NOT_SUPPORTED,
     "NotSupported": CommandStatus.NOT_SUPPORTED,
+    # remote operations; detail["status"] keeps the station's word (e.g. RebootRequired)
+    "Unlocked": CommandStatus.ACCEPTED,
+    "UnlockFailed": CommandStatus.REJECTED,
+    "RebootRequired": CommandStatus.ACCEPTED,
+    "Scheduled": CommandStatus.ACCEPTED,
 }
+
+# The domain names triggerable messages as 2.0.1 does; 1.6 calls the log upload "diagnostics".
+_TRIGGER = {"LogStatusNotification": "DiagnosticsStatusNotification"}
+_TRIGGERABLE = frozenset(
+    {
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    }
+)
+MAX_KEY = 50  # CiString50Type
+MAX_VALUE = 500  # CiString500Type
 
 
 def boot_info(payload: dict[str, Any]) -> BootInfo:
@@ -114,7 +141,13 @@ def command_payload(command: StationCommand) -> Any:
         case Reset(hard=hard):
             return call.Reset(type=ResetType.hard if hard else ResetType.soft)
         case TriggerMessage(message=message, ocpp_evse_id=evse):
-            return call.TriggerMessage(requested_message=message, connector_id=evse)
+            requested = _TRIGGER.get(message, message)
+            if requested not in _TRIGGERABLE:
+                raise InvalidInput(
+                    f"message {message!r} cannot be triggered in OCPP 1.6: expected one of "
+                    + ", ".join(sorted(_TRIGGERABLE))
+                )
+            return call.TriggerMessage(requested_message=requested, connector_id=evse)
         case ReserveNow(ocpp_evse_id=evse, id_token=token, reservation_id=rid, expires_at=at):
             return call.ReserveNow(
                 connector_id=evse, expiry_date=at.isoformat(), id_tag=token, reservation_id=rid
@@ -125,7 +158,41 @@ def command_payload(command: StationCommand) -> Any:
             return call.SetChargingProfile(
                 connector_id=command.ocpp_evse_id, cs_charging_profiles=_profile(command)
             )
+        case _:
+            return _operation_payload(command)
     raise InvalidInput(f"command {command!r} has no OCPP 1.6 equivalent")
+
+
+def _operation_payload(command: StationCommand) -> Any:
+    """Remote operations (operator API) as 1.6 CALLs."""
+    match command:
+        case UnlockConnector(ocpp_evse_id=evse):
+            return call.UnlockConnector(connector_id=evse)
+        case ChangeAvailability(operative=operative, ocpp_evse_id=evse):
+            kind = AvailabilityType.operative if operative else AvailabilityType.inoperative
+            return call.ChangeAvailability(connector_id=evse or 0, type=kind)
+        case GetConfiguration(keys=keys):
+            for key in keys:
+                _check_length("key", key, MAX_KEY)
+            return call.GetConfiguration(key=list(keys) or None)
+        case ChangeConfiguration(key=key, value=value):
+            _check_length("key", key, MAX_KEY)
+            _check_length("value", value, MAX_VALUE)
+            return call.ChangeConfiguration(key=key, value=value)
+        case ClearCache():
+            return call.ClearCache()
+        case UpdateFirmware(location=location, retrieve_at=at):
+            return call.UpdateFirmware(location=location, retrieve_date=at.isoformat())
+        case UploadDiagnostics(location=location):
+            return call.GetDiagnostics(location=location)
+    raise InvalidInput(f"command {command!r} has no OCPP 1.6 equivalent")
+
+
+def _check_length(name: str, value: str, most: int) -> None:
+    if not 0 < len(value) <= most:
+        raise InvalidInput(
+            f"{name} {value[:60]!r} has {len(value)} characters: OCPP 1.6 allows 1 to {most}"
+        )
 
 
 def _profile(command: SetChargingLimit) -> dict[str, Any]:
@@ -159,5 +226,33 @@ def _profile(command: SetChargingLimit) -> dict[str, Any]:
 
 
 def command_outcome(result: Any) -> CommandOutcome:
+    match type(result).__name__:
+        case "GetConfiguration":
+            return CommandOutcome(CommandStatus.ACCEPTED, _configuration(result))
+        case "UpdateFirmware":  # 1.6 answers with an empty payload: the station took it
+            return CommandOutcome(CommandStatus.ACCEPTED, {"status": "Accepted"})
+        case "GetDiagnostics":  # no fileName: the station has no diagnostics to upload
+            if not result.file_name:
+                return CommandOutcome(CommandStatus.REJECTED, {"status": "NoDiagnostics"})
+            return CommandOutcome(
+                CommandStatus.ACCEPTED, {"status": "Accepted", "file_name": result.file_name}
+            )
     status = str(getattr(result, "status", ""))
     return CommandOutcome(_ANSWERS.get(status, CommandStatus.FAILED), {"status": status})
+
+
+def _configuration(result: Any) -> dict[str, Any]:
+    """GetConfiguration.conf as neutral rows: key, value (None when unset), readonly."""
+    entries = [
+        {
+            "key": str(item["key"]),
+            "value": None if item.get("value") is None else str(item["value"]),
+            "readonly": bool(item.get("readonly", False)),
+        }
+        for item in result.configuration_key or []
+    ]
+    return {
+        "status": "Accepted",
+        "configuration": entries,
+        "unknown_keys": result.unknown_key or [],
+    }

@@ -13,7 +13,7 @@ from app.ocpp.base import CsmsRouting, HandlerContext, now, on
 from app.ocpp.common import parse_timestamp
 from app.ocpp.v201 import mapping
 from app.ocpp.v201.notify_event import device_events
-from app.services import availability, health_events, stations, transactions
+from app.services import availability, firmware, health_events, stations, transactions
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +115,31 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
             events=device_events(event_data),
         )
         return call_result.NotifyEvent()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(
+        self, status: str, request_id: int | None = None, **_: Any
+    ) -> Any:
+        await firmware.record_firmware_status(
+            session_factory=self.context.session_factory,
+            bus=self.context.bus,
+            station_id=self.id,
+            status=status,
+            request_id=request_id,
+            at=now(),
+        )
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(
+        self, status: str, request_id: int | None = None, **_: Any
+    ) -> Any:
+        await firmware.record_upload_status(
+            session_factory=self.context.session_factory,
+            bus=self.context.bus,
+            station_id=self.id,
+            status=status,
+            request_id=request_id,
+            at=now(),
+        )
+        return call_result.LogStatusNotification()

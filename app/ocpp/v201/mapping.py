@@ -4,12 +4,16 @@ from typing import Any
 
 from ocpp.v201 import call
 from ocpp.v201.datatypes import EVSEType, IdTokenType
-from ocpp.v201.enums import IdTokenEnumType, ResetEnumType
+from ocpp.v201.enums import IdTokenEnumType, OperationalStatusEnumType, ResetEnumType
 
 from app.domain.commands import (
     CancelReservation,
+    ChangeAvailability,
+    ChangeConfiguration,
+    ClearCache,
     CommandOutcome,
     CommandStatus,
+    GetConfiguration,
     RequestStart,
     RequestStop,
     ReserveNow,
@@ -17,6 +21,9 @@ from app.domain.commands import (
     SetChargingLimit,
     StationCommand,
     TriggerMessage,
+    UnlockConnector,
+    UpdateFirmware,
+    UploadDiagnostics,
 )
 from app.domain.enums import EvseStatus, RegistrationStatus
 from app.domain.errors import InvalidInput
@@ -48,7 +55,22 @@ _ANSWERS = {
     "Faulted": CommandStatus.REJECTED,
     "Unavailable": CommandStatus.REJECTED,
     "NotImplemented": CommandStatus.NOT_SUPPORTED,
+    # remote operations; detail["status"] keeps the station's word (e.g. RebootRequired)
+    "Unlocked": CommandStatus.ACCEPTED,
+    "UnlockFailed": CommandStatus.REJECTED,
+    "OngoingAuthorizedTransaction": CommandStatus.REJECTED,
+    "UnknownConnector": CommandStatus.REJECTED,
+    "RebootRequired": CommandStatus.ACCEPTED,
+    "AcceptedCanceled": CommandStatus.ACCEPTED,
+    "UnknownComponent": CommandStatus.REJECTED,
+    "UnknownVariable": CommandStatus.REJECTED,
+    "NotSupportedAttributeType": CommandStatus.NOT_SUPPORTED,
+    "InvalidCertificate": CommandStatus.REJECTED,
+    "RevokedCertificate": CommandStatus.REJECTED,
 }
+
+MAX_ATTRIBUTE_VALUE = 1000  # SetVariableDataType.attributeValue
+MAX_NAME = 50  # ComponentType.name, VariableType.name
 
 
 def boot_info(charging_station: dict[str, Any]) -> BootInfo:
@@ -134,7 +156,70 @@ def command_payload(command: StationCommand) -> Any:
             return call.SetChargingProfile(
                 evse_id=command.ocpp_evse_id, charging_profile=_profile(command)
             )
+        case _:
+            return _operation_payload(command)
     raise InvalidInput(f"command {command!r} has no OCPP 2.0.1 equivalent")
+
+
+def _operation_payload(command: StationCommand) -> Any:
+    """Remote operations (operator API) as 2.0.1 CALLs."""
+    match command:
+        case UnlockConnector(ocpp_evse_id=evse, ocpp_connector_id=connector):
+            return call.UnlockConnector(evse_id=evse, connector_id=connector)
+        case ChangeAvailability(operative=operative, ocpp_evse_id=evse):
+            status = (
+                OperationalStatusEnumType.operative
+                if operative
+                else OperationalStatusEnumType.inoperative
+            )
+            return call.ChangeAvailability(
+                operational_status=status, evse=EVSEType(id=evse) if evse else None
+            )
+        case GetConfiguration(keys=keys):
+            if not keys:
+                raise InvalidInput(
+                    "keys is empty: OCPP 2.0.1 GetVariables needs at least one Component.Variable"
+                )
+            return call.GetVariables(get_variable_data=[_variable(key) for key in keys])
+        case ChangeConfiguration(key=key, value=value):
+            if len(value) > MAX_ATTRIBUTE_VALUE:
+                raise InvalidInput(
+                    f"value has {len(value)} characters: OCPP 2.0.1 allows {MAX_ATTRIBUTE_VALUE}"
+                )
+            return call.SetVariables(
+                set_variable_data=[{"attribute_value": value, **_variable(key)}]
+            )
+        case ClearCache():
+            return call.ClearCache()
+        case UpdateFirmware(location=location, retrieve_at=at, request_id=request_id):
+            return call.UpdateFirmware(
+                request_id=request_id,
+                firmware={"location": location, "retrieve_date_time": at.isoformat()},
+            )
+        case UploadDiagnostics(location=location, request_id=request_id):
+            return call.GetLog(
+                log={"remote_location": location},
+                log_type="DiagnosticsLog",
+                request_id=request_id,
+            )
+    raise InvalidInput(f"command {command!r} has no OCPP 2.0.1 equivalent")
+
+
+def _variable(key: str) -> dict[str, Any]:
+    """`Component.Variable` as the component and variable of Get/SetVariables."""
+    component, dot, variable = key.partition(".")
+    if not dot or not component or not variable or "." in variable:
+        raise InvalidInput(
+            f"key {key!r}: OCPP 2.0.1 expects Component.Variable,"
+            " e.g. OCPPCommCtrlr.HeartbeatInterval"
+        )
+    if len(component) > MAX_NAME or len(variable) > MAX_NAME:
+        raise InvalidInput(f"key {key!r}: component and variable names have at most {MAX_NAME}")
+    return {"component": {"name": component}, "variable": {"name": variable}}
+
+
+def _key(item: dict[str, Any]) -> str:
+    return f"{item['component']['name']}.{item['variable']['name']}"
 
 
 def _profile(command: SetChargingLimit) -> Any:
@@ -167,8 +252,34 @@ def _profile(command: SetChargingLimit) -> Any:
 
 
 def command_outcome(result: Any) -> CommandOutcome:
+    match type(result).__name__:
+        case "GetVariables":
+            return CommandOutcome(CommandStatus.ACCEPTED, _variables(result.get_variable_result))
+        case "SetVariables":  # one variable per SetVariables: its status is the answer
+            [item] = result.set_variable_result
+            status = str(item["attribute_status"])
+            return CommandOutcome(
+                _ANSWERS.get(status, CommandStatus.FAILED), {"status": status, "key": _key(item)}
+            )
+        case "GetLog":
+            status = str(result.status)
+            return CommandOutcome(
+                _ANSWERS.get(status, CommandStatus.FAILED),
+                {"status": status, "file_name": result.filename},
+            )
     status = str(getattr(result, "status", ""))
     detail: dict[str, Any] = {"status": status}
     if getattr(result, "transaction_id", None):
         detail["transaction_id"] = result.transaction_id
     return CommandOutcome(_ANSWERS.get(status, CommandStatus.FAILED), detail)
+
+
+def _variables(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """GetVariablesResult as neutral rows; variables the station refused are `unknown_keys`."""
+    known = [
+        {"key": _key(item), "value": item.get("attribute_value"), "readonly": None}
+        for item in results
+        if item.get("attribute_status") == "Accepted"
+    ]
+    unknown = [_key(item) for item in results if item.get("attribute_status") != "Accepted"]
+    return {"status": "Accepted", "configuration": known, "unknown_keys": unknown}
