@@ -125,6 +125,30 @@ class Settings(BaseSettings):
     graphql_max_page_size: int = Field(default=100, ge=1, le=1000)
     graphql_explorer: bool = True
     graphql_allowed_origins: list[str] = Field(default_factory=list)
+    # GraphQL hardening: every limit here is refused with an error naming it (README "Hardening").
+    graphql_introspection: bool = Field(
+        default=True, description="schema introspection; turn off in production"
+    )
+    graphql_max_depth: int = Field(default=10, ge=2, le=100)
+    graphql_max_tokens: int = Field(default=2000, ge=50, le=100_000)
+    graphql_max_aliases: int = Field(default=30, ge=0, le=1000)
+    graphql_max_body_bytes: int = Field(
+        default=100_000, ge=1024, description="a larger POST body to /graphql gets 413"
+    )
+    graphql_connection_init_timeout_s: float = Field(
+        default=10.0, gt=0, description="a WebSocket must send connection_init within this"
+    )
+    graphql_max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    graphql_trusted_documents: str | None = Field(
+        default=None,
+        description="path to a JSON manifest {sha256: document}; set = only those documents run",
+    )
+    # Token buckets per principal and per client IP (refill per second, burst); Redis-backed
+    # when REDIS_URL is set, so the budget is shared by every instance. Rate 0 = no limit.
+    rate_limit_principal_per_s: float = Field(default=20.0, ge=0)
+    rate_limit_principal_burst: int = Field(default=100, ge=1)
+    rate_limit_ip_per_s: float = Field(default=50.0, ge=0)
+    rate_limit_ip_burst: int = Field(default=300, ge=1)
 
     # Driver and operator authentication (JWT access tokens, rotating refresh tokens).
     auth_jwt_secret: SecretStr | None = Field(
@@ -160,6 +184,7 @@ class Settings(BaseSettings):
         "operator_api_key",
         "alert_webhook_url",
         "alert_webhook_secret",
+        "graphql_trusted_documents",
         mode="before",
     )
     @classmethod

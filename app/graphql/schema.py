@@ -3,11 +3,16 @@
 from collections.abc import Iterator
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from app.domain.errors import DomainError
+from app.graphql.extensions import (
+    MaskUnexpectedErrors,
+    QueryLimits,
+    RateLimit,
+    TrustedDocuments,
+    should_mask,
+)
 from app.graphql.loaders import Loaders
 from app.graphql.mutations.acknowledge_alert import AcknowledgeAlertMutation
 from app.graphql.mutations.add_payment_method import AddPaymentMethodMutation
@@ -50,13 +55,7 @@ from app.graphql.subscriptions.command_result import CommandResultSubscriptions
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
 from app.graphql.subscriptions.session_updated import SessionUpdatedSubscriptions
 
-MAX_QUERY_DEPTH = 10
-
-
-def should_mask(error: GraphQLError) -> bool:
-    """Show GraphQL's own errors and DomainErrors (expected, with clear messages); mask the rest."""
-    original = error.original_error
-    return original is not None and not isinstance(original, DomainError | GraphQLError)
+__all__ = ["ActiveSubscriptions", "schema", "should_mask"]
 
 
 class FreshLoaders(SchemaExtension):
@@ -155,10 +154,14 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    # Order matters: refuse over-budget callers before any work, swap a trusted document id
+    # for its text before the limits count its tokens; masking wraps everything.
     extensions=[
+        RateLimit,
+        TrustedDocuments,
+        QueryLimits,
         FreshLoaders,
         ActiveSubscriptions,
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        lambda: MaskErrors(should_mask_error=should_mask),
+        MaskUnexpectedErrors,
     ],
 )
