@@ -21,10 +21,13 @@ from app.graphql.mutations.cancel_reservation import CancelReservationMutation
 from app.graphql.mutations.change_availability import ChangeAvailabilityMutation
 from app.graphql.mutations.change_configuration import ChangeConfigurationMutation
 from app.graphql.mutations.clear_cache import ClearCacheMutation
+from app.graphql.mutations.confirm_ad_hoc_payment import ConfirmAdHocPaymentMutation
+from app.graphql.mutations.create_ad_hoc_payment import CreateAdHocPaymentMutation
 from app.graphql.mutations.get_configuration import GetConfigurationMutation
 from app.graphql.mutations.log_in import LogInMutation
 from app.graphql.mutations.log_out import LogOutMutation
 from app.graphql.mutations.refresh_tokens import RefreshTokensMutation
+from app.graphql.mutations.refund_session import RefundSessionMutation
 from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutation
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
@@ -33,6 +36,7 @@ from app.graphql.mutations.resolve_alert import ResolveAlertMutation
 from app.graphql.mutations.set_capacity_limit import SetCapacityLimitMutation
 from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
+from app.graphql.mutations.set_hold_amount import SetHoldAmountMutation
 from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
@@ -40,6 +44,7 @@ from app.graphql.mutations.trigger_message import TriggerMessageMutation
 from app.graphql.mutations.unlock_connector import UnlockConnectorMutation
 from app.graphql.mutations.update_firmware import UpdateFirmwareMutation
 from app.graphql.mutations.upload_diagnostics import UploadDiagnosticsMutation
+from app.graphql.queries.ad_hoc import AdHocQueries
 from app.graphql.queries.alerts import AlertQueries
 from app.graphql.queries.capacity import CapacityQueries
 from app.graphql.queries.history import HistoryQueries
@@ -103,6 +108,7 @@ class Query(
     CapacityQueries,
     UptimeQueries,
     StationOpsQueries,
+    AdHocQueries,
 ):
     pass
 
@@ -126,6 +132,10 @@ class Mutation(
     AcknowledgeAlertMutation,
     ResolveAlertMutation,
     SetCapacityLimitMutation,
+    SetHoldAmountMutation,
+    RefundSessionMutation,
+    CreateAdHocPaymentMutation,
+    ConfirmAdHocPaymentMutation,
     ChangeAvailabilityMutation,
     ChangeConfigurationMutation,
     ClearCacheMutation,
