@@ -57,18 +57,6 @@ class Settings(BaseSettings):
         description="How long a charger that accepted a remote start/stop has to open/end the "
         "transaction before the command is TIMEOUT.",
     )
-    remote_operation_window_s: float = Field(
-        default=300.0,
-        gt=0,
-        description="How long a station that accepted a reset has to boot again, or a "
-        "diagnostics upload to end, before the command is TIMEOUT.",
-    )
-    firmware_update_window_s: float = Field(
-        default=3600.0,
-        gt=0,
-        description="How long after its retrieve time a firmware update has to reach "
-        "Installed (or a failure) before the command is TIMEOUT.",
-    )
 
     # Serviceability: the health monitor and the operator API.
     health_check_interval_s: float = Field(
@@ -82,11 +70,6 @@ class Settings(BaseSettings):
     )
     health_max_session_s: int = Field(
         default=86_400, ge=600, description="a transaction open this long was never closed"
-    )
-    operator_api_key: SecretStr | None = Field(
-        default=None,
-        description="X-Operator-Key for the operator API until operator accounts exist; "
-        "unset = operator API disabled",
     )
     alert_webhook_url: str | None = Field(
         default=None, description="alert events are POSTed here; unset = no webhook"
@@ -158,6 +141,18 @@ class Settings(BaseSettings):
     auth_jwt_issuer: str = "chargenet"
     auth_access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
     auth_refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600)
+    # Operators from an external identity provider (OIDC): JWTs verified against its JWKS.
+    # All three of URL, issuer and audience set = on; none = off (README "Access control").
+    operator_jwks_url: str | None = None
+    operator_jwt_issuer: str | None = None
+    operator_jwt_audience: str | None = None
+    operator_jwt_org_claim: str = Field(
+        default="chargenet_org", description="claim holding the operator organisation's id"
+    )
+    operator_jwt_role_claim: str = Field(
+        default="chargenet_role", description="claim holding admin, technician or viewer"
+    )
+    operator_jwks_cache_s: int = Field(default=300, ge=10, description="how long keys are kept")
 
     # Payments (used from the payments issue on).
     stripe_secret_key: SecretStr | None = None
@@ -171,9 +166,6 @@ class Settings(BaseSettings):
     payment_reconcile_interval_s: float = Field(
         default=10.0, gt=0, description="how often owed captures and releases are retried"
     )
-    payment_ad_hoc_ttl_s: float = Field(
-        default=900.0, gt=0, description="a guest payment not started by then is cancelled"
-    )
 
     @field_validator(
         "redis_url",
@@ -184,7 +176,9 @@ class Settings(BaseSettings):
         "stripe_api_base",
         "openadr_vtn_url",
         "openadr_vtn_token",
-        "operator_api_key",
+        "operator_jwks_url",
+        "operator_jwt_issuer",
+        "operator_jwt_audience",
         "alert_webhook_url",
         "alert_webhook_secret",
         "graphql_trusted_documents",

@@ -24,7 +24,12 @@ _RANK = {OperatorRole.VIEWER: 0, OperatorRole.TECHNICIAN: 1, OperatorRole.ADMIN:
 class ApiScope(StrEnum):
     """What a partner API key may do. A key carries a set of these; nothing else is implied."""
 
-    LOCATIONS_READ = "locations:read"  # locations, EVSEs and live availability
-    SESSIONS_READ = "sessions:read"  # reserved: sessions started with the partner's tokens
-    SESSIONS_START = "sessions:start"  # reserved: start sessions for the partner's own tokens
-    ALERTS_READ = "alerts:read"  # the owning organisation's alerts (keys made by an org admin)
+    LOCATIONS_READ = "locations:read"
+    """Locations, EVSEs, prices and live availability. These are public (open charge-point
+    data), so the key only identifies the partner (its own rate-limit budget, its audit name)."""
+    NETWORK_READ = "network:read"
+    """Read the owning organisation's operator views (alerts, uptime, capacity) like a viewer.
+    Only for keys an organisation owns: a key of no organisation cannot carry it."""
+
+
+ORG_ONLY_SCOPES = frozenset({ApiScope.NETWORK_READ.value})

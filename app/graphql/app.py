@@ -3,7 +3,7 @@
 import json
 from datetime import timedelta
 
-from cross_web import AsyncHTTPRequestAdapter, BaseRequestProtocol
+from cross_web import AsyncHTTPRequestAdapter
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,11 +21,32 @@ from app.graphql.context import Context
 from app.graphql.loaders import Loaders
 from app.graphql.schema import schema
 from app.graphql.trusted_documents import load_manifest
-from app.services.auth import TokenService
+from app.services import api_keys
+from app.services.auth import Authenticator, Principal, TokenService
 from app.services.command_runner import CommandRunner
+from app.services.operator_idp import ExternalOperatorTokens
 from app.services.ports import PaymentGateway, StationCommander
 from app.services.rate_limits import RateLimiter
 from app.settings import Settings
+
+API_KEY_HEADER = "X-Api-Key"
+
+
+def build_authenticator(
+    settings: Settings, tokens: TokenService, session_factory: SessionFactory
+) -> Authenticator:
+    """Our tokens, partner API keys, and the external identity provider when configured."""
+
+    async def verify_key(key: str) -> Principal:
+        return await api_keys.verify_key(session_factory=session_factory, key=key)
+
+    external = ExternalOperatorTokens(settings) if settings.operator_jwks_url else None
+    return Authenticator(
+        tokens,
+        api_keys=verify_key,
+        external=external.verify if external is not None else None,
+        external_issuer=external.issuer if external is not None else None,
+    )
 
 
 class ChargenetGraphQL(GraphQL[Context, None]):
@@ -66,6 +87,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         self.tokens = tokens
         self.commands = commands
         self.payments = payments
+        self.authenticator = build_authenticator(settings, tokens, session_factory)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -81,10 +103,13 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             tokens=self.tokens,
             commands=self.commands,
             payments=self.payments,
+            authenticator=self.authenticator,
             rate_limiter=self.rate_limiter,
         )
         if isinstance(request, Request):
-            context.authenticate(request.headers.get("authorization"))
+            await context.authenticate(
+                request.headers.get("authorization"), request.headers.get(API_KEY_HEADER)
+            )
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -96,7 +121,10 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         """
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         value = params.get("Authorization") or params.get("authorization")
-        context.authenticate(value if isinstance(value, str) else None)
+        key = params.get(API_KEY_HEADER)
+        await context.authenticate(
+            value if isinstance(value, str) else None, key if isinstance(key, str) else None
+        )
         if context.auth_error is not None:
             raise ConnectionRejectionError({"message": str(context.auth_error)})
         return await super().on_ws_connect(context)
@@ -136,12 +164,6 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             return {"type": "http.request", "body": body, "more_body": False}
 
         await super().__call__(scope, replay, send)
-
-    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
-        """A GET naming a document (trusted documents) is an operation, not a page view."""
-        params = request.query_params
-        named = params.get("documentId") is not None or params.get("extensions") is not None
-        return not named and super().should_render_graphql_ide(request)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

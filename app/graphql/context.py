@@ -12,7 +12,7 @@ from app.db.engine import SessionFactory
 from app.domain.errors import Unauthenticated
 from app.events import EventBus
 from app.graphql.loaders import Loaders
-from app.services.auth import Principal, TokenService
+from app.services.auth import Authenticator, Principal, TokenService
 from app.services.command_runner import CommandRunner
 from app.services.ports import PaymentGateway, StationCommander
 from app.services.rate_limits import RateLimiter
@@ -46,10 +46,17 @@ class Context:
     rate_limiter: RateLimiter | None = None
     """Per-IP and per-principal token buckets; None = no rate limit (see RateLimit)."""
 
-    def authenticate(self, authorization: str | None) -> None:
-        """Set `principal` from an `Authorization` value ("Bearer <token>"), or `auth_error`."""
+    authenticator: Authenticator | None = None
+    """Credentials → principal (tokens, external IdP, API keys); None = our tokens only."""
+
+    async def authenticate(self, authorization: str | None, api_key: str | None = None) -> None:
+        """Set `principal` from an `Authorization` value ("Bearer <token>" or "Bearer ck_...")
+        or an `X-Api-Key` value, or set `auth_error` saying why they were refused."""
         try:
-            self.principal = self.tokens.from_authorization_header(authorization)
+            if self.authenticator is None:
+                self.principal = self.tokens.from_authorization_header(authorization)
+            else:
+                self.principal = await self.authenticator.authenticate(authorization, api_key)
             self.auth_error = None
         except Unauthenticated as exc:
             self.principal, self.auth_error = None, exc

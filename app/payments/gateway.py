@@ -10,7 +10,6 @@ from typing import Any
 
 import stripe
 
-from app.payments.billing import BillingCalls
 from app.services.payments_results import (
     Authorised,
     Captured,
@@ -83,10 +82,8 @@ def _declined(error: stripe.StripeError, intent_id: str | None = None) -> Paymen
     return PaymentDeclined(message=message, code=error.code, intent_id=intent_id)
 
 
-class StripeGateway(BillingCalls):
-    """One `StripeClient` for the app's lifetime; `close()` releases its connection pool.
-
-    Refunds, guest intents and membership billing are in `app.payments.billing`."""
+class StripeGateway:
+    """One `StripeClient` for the app's lifetime; `close()` releases its connection pool."""
 
     def __init__(self, settings: Settings) -> None:
         if settings.stripe_secret_key is None:

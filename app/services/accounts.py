@@ -47,7 +47,8 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _check_sign_up(email: str, password: str, name: str) -> None:
+def check_credentials(email: str, password: str) -> None:
+    """InvalidInput naming what is wrong with a new account's email or password."""
     if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
         raise InvalidInput(f"email {email!r} is not an email address: expected name@example.org")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -60,6 +61,10 @@ def _check_sign_up(email: str, password: str, name: str) -> None:
         )
     if len(set(password)) == 1:
         raise InvalidInput("password repeats one character: expected a mix of characters")
+
+
+def _check_sign_up(email: str, password: str, name: str) -> None:
+    check_credentials(email, password)
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"name has {len(name)} characters: expected at most {MAX_NAME_LENGTH}")
 
@@ -83,7 +88,7 @@ def _new_family() -> str:
 
 
 @cache
-def _dummy_hash() -> str:
+def dummy_hash() -> str:
     """A hash to verify against when the email is unknown, so both failures cost the same."""
     return hash_password(secrets.token_urlsafe(16))
 
@@ -148,7 +153,7 @@ async def log_in(
     email = normalize_email(email)
     async with session_factory() as db:
         driver = (await db.exec(select(Driver).where(Driver.email == email))).first()
-    stored = driver.password_hash if driver is not None else _dummy_hash()
+    stored = driver.password_hash if driver is not None else dummy_hash()
     matches = await asyncio.to_thread(verify_password, stored, password)
     if driver is None or not matches:
         raise Unauthenticated(INVALID_CREDENTIALS)

@@ -14,7 +14,6 @@ from app.db.engine import SessionFactory
 from app.db.models import Driver, RemoteCommand
 from app.db.models.payment import LedgerKind, Payment, PaymentStatus, StripeCustomer
 from app.domain.errors import NotFound
-from app.services.payments_holds import hold_amount
 from app.services.payments_ledger import record
 from app.services.payments_results import (
     Authorised,
@@ -179,12 +178,8 @@ async def hold_for_start(
     command_id: str,
     amount_minor: int,
     payment_method_id: str | None = None,
-    driver_cap_minor: int | None = None,
 ) -> Payment | PaymentDeclined:
     """Place the hold for the START command `command_id`, before the charger is contacted.
-
-    The hold is `driver_cap_minor` when the driver set one, else the operator's setting for
-    the tariff or location, else `amount_minor` (see `payments_holds.hold_amount`).
 
     Declined (or no method, or an unknown outcome): the command is FAILED, so the EVSE is free
     and the charger is never asked; a hold whose outcome is unknown is released by the
@@ -214,13 +209,6 @@ async def hold_for_start(
             raise NotFound("RemoteCommand", command_id)
         assert command.evse_id is not None
         tariff = await connector_tariff(db, evse_id=command.evse_id)
-        amount_minor = await hold_amount(
-            db,
-            evse_id=command.evse_id,
-            tariff_id=tariff.id if tariff is not None else None,
-            driver_cap_minor=driver_cap_minor,
-            default_minor=amount_minor,
-        )
         payment = Payment(
             driver_id=driver_id,
             command_id=command_id,

@@ -31,9 +31,6 @@ Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 
 async def _payment(db: AsyncSession, intent: dict[str, Any]) -> Payment | None:
     found = (await db.exec(select(Payment).where(Payment.intent_id == intent.get("id")))).first()
-    if found is None and intent.get("id"):
-        statement = select(Payment).where(Payment.remainder_intent_id == intent["id"])
-        found = (await db.exec(statement)).first()
     if found is None:
         key = (intent.get("metadata") or {}).get("payment_id")
         found = await db.get(Payment, int(str(key))) if str(key or "").isdigit() else None
@@ -123,7 +120,6 @@ async def _refunded(db: AsyncSession, charge: dict[str, Any]) -> None:
             LedgerKind.REFUND,
             f"refund-{refund['id']}",
             int(refund["amount"]),
-            intent_id=str(charge.get("payment_intent")),
             stripe_object_id=str(refund["id"]),
         )
 

@@ -2,7 +2,7 @@
 `alertRaised` over a real WebSocket, the health monitor driven by an injected clock."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,18 +13,18 @@ from gql.transport.websockets import WebsocketsTransport
 from sqlmodel import col, select
 
 from app.db.models import ChargingStation, StationConnectivityInterval
+from app.domain.access import OperatorRole
 from app.monitoring.health import HealthMonitor
 from app.services.alerts import ALERTS_TOPIC
 from app.settings import Settings
 from app.simulator import SimulationConfig, create_station
+from tests.access_builders import make_operator_user, operator_bearer, own_network
 from tests.conftest import LiveServer
 from tests.factories import make_location, make_station
 
 pytestmark = pytest.mark.e2e
 
-KEY = "operator-key-for-tests-0001"
 PASSWORD = "station-password-0001"
-HEADERS = {"X-Operator-Key": KEY}
 ALERT_RAISED = """
     subscription { alertRaised { code severity state stationIdentity evseUid count } }
 """
@@ -44,7 +44,6 @@ def settings(database_url: str) -> Settings:
         ocpp_heartbeat_interval_s=60,
         health_check_interval_s=3600,  # the test runs the passes itself
         health_offline_alert_after_s=0,
-        operator_api_key=KEY,
     )
 
 
@@ -55,8 +54,32 @@ def charger_config(server: LiveServer, protocol: str) -> SimulationConfig:
     )  # fmt: skip
 
 
+_operators: dict[int, tuple[int, dict[str, str]]] = {}
+"""The operator of each test's live server; emptied around every test (ids are reused)."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_operators() -> Iterator[None]:
+    _operators.clear()
+    yield
+    _operators.clear()
+
+
+async def operator_of_network(server: LiveServer) -> dict[str, str]:
+    """A viewer of the organisation that owns the test's network (every station built so far
+    is given to it on each call)."""
+    runtime = server.runtime
+    if id(server) not in _operators:
+        user = await make_operator_user(runtime.session_factory, role=OperatorRole.VIEWER)
+        _operators[id(server)] = (user.operator_id, operator_bearer(runtime.tokens, user))
+    operator_id, headers = _operators[id(server)]
+    await own_network(runtime.session_factory, operator_id)
+    return headers
+
+
 async def graphql(server: LiveServer, query: str, **variables: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=server.http_url, headers=HEADERS) as http:
+    headers = await operator_of_network(server)
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
         response = await http.post("/graphql", json={"query": query, "variables": variables})
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
@@ -68,7 +91,8 @@ async def open_alert_stream(
     server: LiveServer, subscribed: asyncio.Queue[set[str]], stack: Any
 ) -> asyncio.Queue[dict[str, Any]]:
     """An operator's `alertRaised` subscription, listening once this returns."""
-    transport = WebsocketsTransport(url=f"{server.ws_url}/graphql", init_payload=HEADERS)
+    headers = await operator_of_network(server)
+    transport = WebsocketsTransport(url=f"{server.ws_url}/graphql", init_payload=headers)
     client = await stack.enter_async_context(Client(transport=transport))
     received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 

@@ -11,16 +11,21 @@ import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
-from pydantic import SecretStr
 from sqlmodel import col, select
 
 from app.db.models import Evse
 from app.db.models.capacity import CapacityNodeKind, PhaseWiring
 from app.db.types import utcnow
+from app.domain.access import OperatorRole
 from app.services import capacity
 from app.services.capacity import create_node
-from app.settings import Settings
 from app.simulator import SimulatedStation, SimulationConfig, create_station
+from tests.access_builders import (
+    make_operator_user,
+    operator_bearer,
+    operator_headers,
+    own_network,
+)
 from tests.conftest import LiveServer
 from tests.factories import make_id_token, make_location, make_station
 from tests.graphql.conftest import global_id
@@ -29,7 +34,6 @@ from tests.reservation_builders import bearer, make_driver
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "station-password-0001"
-OPERATOR_KEY = "operator-key-for-tests-0001"
 PROTOCOLS = [pytest.param("1.6", id="ocpp16"), pytest.param("2.0.1", id="ocpp201")]
 SET_LIMIT = """
     mutation Limit($node: ID!, $amps: Float!, $from: DateTime!, $to: DateTime!) {
@@ -50,12 +54,6 @@ VIEW = """
     }
 """
 Profiles = dict[int, dict[str, Any]]
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    settings.operator_api_key = SecretStr(OPERATOR_KEY)
-    return settings
 
 
 class Frames:
@@ -166,9 +164,11 @@ async def test_three_sessions_share_a_32_a_circuit_and_follow_a_limit_drop(
         assert all(limit_a(p) == 0 or limit_a(p) >= 6 for p in frames.tx.values())
         await obeyed(station, frames)
 
-        ws = WebsocketsTransport(
-            url=f"{live_server.ws_url}/graphql", init_payload={"X-Operator-Key": OPERATOR_KEY}
-        )
+        runtime = live_server.runtime
+        admin = await make_operator_user(runtime.session_factory, role=OperatorRole.ADMIN)
+        await own_network(runtime.session_factory, admin.operator_id)
+        headers = operator_bearer(runtime.tokens, admin)
+        ws = WebsocketsTransport(url=f"{live_server.ws_url}/graphql", init_payload=headers)
         location = global_id("Location", location_id)
         async with asyncio.timeout(15), Client(transport=ws) as session:
             stream = session.subscribe(
@@ -191,7 +191,7 @@ async def test_three_sessions_share_a_32_a_circuit_and_follow_a_limit_drop(
                             "to": (now + timedelta(hours=1)).isoformat(),
                         },
                     },
-                    headers={"X-Operator-Key": OPERATOR_KEY},
+                    headers=headers,
                 )
             body = response.json()
             assert body["data"]["setCapacityLimit"] == {
@@ -215,7 +215,7 @@ async def test_three_sessions_share_a_32_a_circuit_and_follow_a_limit_drop(
             response = await http.post(
                 "/graphql",
                 json={"query": VIEW, "variables": {"id": global_id("CapacityNode", circuit_id)}},
-                headers={"X-Operator-Key": OPERATOR_KEY},
+                headers=headers,
             )
         view = response.json()["data"]["capacityNode"]
         assert view["limitANow"] == 13.0
@@ -224,22 +224,29 @@ async def test_three_sessions_share_a_32_a_circuit_and_follow_a_limit_drop(
         assert any(x["reason"].startswith("paused") for x in view["chargingLimits"])
 
 
-@pytest.mark.parametrize("caller", ["anonymous", "driver", "wrong-key"])
-async def test_allocation_changed_refuses_anyone_without_the_operator_key(
-    live_server: LiveServer, caller: str
+@pytest.mark.parametrize(
+    ("caller", "refusal"),
+    [("anonymous", "log in as an operator user"), ("driver", "for operator users"),
+     ("other-organisation", "not found")],
+)  # fmt: skip
+async def test_allocation_changed_refuses_anyone_but_the_sites_operator(
+    live_server: LiveServer, caller: str, refusal: str
 ) -> None:
-    location = await make_location(live_server.runtime.session_factory)
+    runtime = live_server.runtime
+    owner = await make_operator_user(runtime.session_factory)
+    location = await make_location(runtime.session_factory)
+    await own_network(runtime.session_factory, owner.operator_id)
     init: dict[str, str] = {}
     if caller == "driver":
-        driver_id, _ = await make_driver(live_server.runtime.session_factory)
-        init = bearer(live_server.runtime.tokens, driver_id)
-    elif caller == "wrong-key":
-        init = {"X-Operator-Key": "not-the-key"}
+        driver_id, _ = await make_driver(runtime.session_factory)
+        init = bearer(runtime.tokens, driver_id)
+    elif caller == "other-organisation":
+        init = await operator_headers(runtime.session_factory, runtime.tokens)
     ws = WebsocketsTransport(url=f"{live_server.ws_url}/graphql", init_payload=init)
     request = GraphQLRequest(
         WATCH, variable_values={"location": global_id("Location", location.id)}
     )
     async with asyncio.timeout(10), Client(transport=ws) as session:
-        with pytest.raises(TransportQueryError, match="X-Operator-Key"):
+        with pytest.raises(TransportQueryError, match=refusal):
             async for _ in session.subscribe(request):
                 pass

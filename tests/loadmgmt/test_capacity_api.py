@@ -1,5 +1,5 @@
 """The load-management operator API: setCapacityLimit's typed results, the node view, and
-refusal of drivers and anonymous callers."""
+refusal of drivers, anonymous callers, viewers (for changes) and other organisations."""
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,13 +12,15 @@ from starlette.applications import Starlette
 from app.db.engine import SessionFactory
 from app.db.models.capacity import CapacityNodeKind
 from app.db.types import utcnow
+from app.domain.access import OperatorRole
+from app.services import capacity_views
 from app.services.capacity import create_node
-from app.settings import Settings
+from tests.access_builders import make_operator_user, operator_bearer, operator_headers, own_network
 from tests.factories import make_location
 from tests.graphql.conftest import global_id
 from tests.reservation_builders import bearer, make_driver
 
-KEY = "operator-key-for-tests-0001"
+Headers = dict[str, str]
 SET = """mutation($node: ID!, $a: Float, $w: Int, $from: DateTime!, $to: DateTime!) {
   setCapacityLimit(input: {nodeId: $node, limitA: $a, limitW: $w, from: $from, to: $to}) {
     __typename
@@ -29,11 +31,6 @@ NODE = """query($id: ID!) { capacityNode(id: $id) {
   limitsAhead { limitA validFrom } chargingLimits { limitA } } }"""
 NODES = "query($id: ID!) { capacityNodes(locationId: $id) { name } }"
 LIMIT = "query($id: ID!) { chargingLimit(sessionId: $id) { limitA } }"
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, operator_api_key=KEY)
 
 
 @pytest.fixture
@@ -55,7 +52,7 @@ async def post(
 
 
 async def site(factory: SessionFactory) -> tuple[str, str, str]:
-    """(location id, grid node id, circuit node id) as global ids."""
+    """(location id, grid node id, circuit node id) as global ids; ADMIN's organisation's."""
     location = await make_location(factory)
     grid = await create_node(
         session_factory=factory, name="grid", kind=CapacityNodeKind.GRID,
@@ -79,11 +76,19 @@ def window(**shift: float) -> dict[str, str]:
     return {"from": start.isoformat(), "to": end.isoformat()}
 
 
+async def admin_of_the_site(app: Starlette, role: OperatorRole = OperatorRole.ADMIN) -> Headers:
+    """An operator user of the organisation that owns every location built so far."""
+    factory = app.state.runtime.session_factory
+    user = await make_operator_user(factory, role=role)
+    await own_network(factory, user.operator_id)
+    return operator_bearer(app.state.runtime.tokens, user)
+
+
 async def test_a_limit_in_force_lowers_the_node_and_shows_ahead(
     app: Starlette, http: httpx.AsyncClient
 ) -> None:
     location, grid, circuit = await site(app.state.runtime.session_factory)
-    headers = {"X-Operator-Key": KEY}
+    headers = await admin_of_the_site(app)
     body = await post(http, SET, headers, node=circuit, a=20.0, **window())
     assert body["data"]["setCapacityLimit"] == {
         "__typename": "CapacityLimitPayload",
@@ -130,9 +135,8 @@ async def test_bad_limits_get_typed_failures(
     app: Starlette, http: httpx.AsyncClient, variables: dict[str, Any], typename: str, message: str
 ) -> None:
     _, _, circuit = await site(app.state.runtime.session_factory)
-    body = await post(
-        http, SET, {"X-Operator-Key": KEY}, **({"node": circuit} | window() | variables)
-    )
+    headers = await admin_of_the_site(app)
+    body = await post(http, SET, headers, **({"node": circuit} | window() | variables))
     result = body["data"]["setCapacityLimit"]
     assert result["__typename"] == typename
     assert message in result["message"]
@@ -143,7 +147,7 @@ async def test_bad_limits_get_typed_failures(
     [SET, NODE, NODES, LIMIT],
     ids=["setCapacityLimit", "capacityNode", "capacityNodes", "chargingLimit"],
 )
-@pytest.mark.parametrize("caller", ["anonymous", "driver", "wrong-key"])
+@pytest.mark.parametrize("caller", ["anonymous", "driver", "bad-token"])
 async def test_drivers_and_anonymous_callers_are_refused(
     app: Starlette, http: httpx.AsyncClient, query: str, caller: str
 ) -> None:
@@ -153,23 +157,63 @@ async def test_drivers_and_anonymous_callers_are_refused(
     if caller == "driver":
         driver_id, _ = await make_driver(runtime.session_factory)
         headers = bearer(runtime.tokens, driver_id)
-    elif caller == "wrong-key":
-        headers = {"X-Operator-Key": "not-the-key"}
+    elif caller == "bad-token":
+        headers = {"Authorization": "Bearer not-a-token"}
     body = await post(
         http, query, headers, node=circuit, id=circuit, a=1.0, **window()
     ) if query is not NODES else await post(http, query, headers, id=location)  # fmt: skip
     assert not any((body["data"] or {}).values())  # nullable fields come back null
     (error,) = body["errors"]
-    assert "X-Operator-Key" in error["message"]
+    expected = "FORBIDDEN" if caller == "driver" else "UNAUTHENTICATED"
+    assert error["extensions"]["code"] == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [SET, NODE, NODES, LIMIT],
+    ids=["setCapacityLimit", "capacityNode", "capacityNodes", "chargingLimit"],
+)
+async def test_another_organisation_sees_and_changes_nothing(
+    app: Starlette, http: httpx.AsyncClient, query: str
+) -> None:
+    runtime = app.state.runtime
+    location, _, circuit = await site(runtime.session_factory)
+    owner = await admin_of_the_site(app)
+    await post(http, SET, owner, node=circuit, a=20.0, **window())
+    stranger = await operator_headers(runtime.session_factory, runtime.tokens)
+    body = await post(
+        http, query, stranger, node=circuit, id=circuit, a=1.0, **window()
+    ) if query is not NODES else await post(http, query, stranger, id=location)  # fmt: skip
+    assert "errors" not in body, body
+    result = next(iter(body["data"].values()))
+    assert result in (None, []) or result["__typename"] == "CapacityNodeNotFound"
+    view = (await post(http, NODE, owner, id=circuit))["data"]["capacityNode"]
+    assert view["limitANow"] == 20.0
+
+
+async def test_a_viewer_may_read_but_not_set_limits(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    _, _, circuit = await site(app.state.runtime.session_factory)
+    viewer = await admin_of_the_site(app, OperatorRole.VIEWER)
+    assert (await post(http, NODE, viewer, id=circuit))["data"]["capacityNode"]["name"] == "circuit"
+    body = await post(http, SET, viewer, node=circuit, a=1.0, **window())
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
 
 
 async def test_a_tree_without_a_location_still_shows_its_children(
     app: Starlette, http: httpx.AsyncClient
 ) -> None:
+    """Its children are found (IS NULL, not = NULL); it belongs to no organisation, so no
+    operator user sees it."""
     factory = app.state.runtime.session_factory
     root = await create_node(session_factory=factory, name="feeder", kind=CapacityNodeKind.GRID)
     child = await create_node(
         session_factory=factory, name="branch", kind=CapacityNodeKind.CIRCUIT, parent_id=root.id
     )
-    body = await post(http, NODE, {"X-Operator-Key": KEY}, id=global_id("CapacityNode", root.id))
-    assert body["data"]["capacityNode"]["childIds"] == [global_id("CapacityNode", child.id)]
+    assert root.id is not None
+    view = await capacity_views.node_view(session_factory=factory, node_id=root.id, now=utcnow())
+    assert [n.id for n in view.children] == [child.id]
+    headers = await admin_of_the_site(app)
+    body = await post(http, NODE, headers, id=global_id("CapacityNode", root.id))
+    assert body["data"]["capacityNode"] is None

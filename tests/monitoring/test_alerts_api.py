@@ -1,20 +1,22 @@
-"""The operator alert API: acknowledge/resolve lifecycle, and refusal without the operator key."""
+"""The operator alert API: acknowledge/resolve lifecycle by a technician of the owning
+organisation; anonymous callers, viewers and other organisations are refused."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from app.db.engine import SessionFactory
+from app.db.models import AuditRecord, Operator
+from app.domain.access import OperatorRole
 from app.domain.alerts import AlertSeverity, AlertSource
 from app.services import alerts
-from app.settings import Settings
-from tests.conftest import running
+from tests.access_builders import make_operator_user, operator_bearer, operator_headers, own_network
 from tests.factories import make_station
 
-KEY = "operator-key-for-tests-0001"
 LIST = "{ alerts { edges { node { id code state acknowledgedBy resolvedBy } } } }"
 ACK = """mutation($id: ID!) { acknowledgeAlert(input: {alertId: $id, by: "noc"}) {
   __typename ... on AlertPayload { alert { state acknowledgedBy } }
@@ -25,11 +27,6 @@ RESOLVE = """mutation($id: ID!) { resolveAlert(input: {alertId: $id, by: "noc"})
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, operator_api_key=KEY)  # type: ignore[call-arg]
-
-
-@pytest.fixture
 async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -37,14 +34,21 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def post(
-    http: httpx.AsyncClient, query: str, key: str | None = KEY, **variables: object
+    http: httpx.AsyncClient, query: str, headers: dict[str, str] | None, **variables: object
 ) -> dict:  # type: ignore[type-arg]
-    headers = {"X-Operator-Key": key} if key is not None else {}
     response = await http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
+        "/graphql", json={"query": query, "variables": variables}, headers=headers or {}
     )
     assert response.status_code == 200
     return response.json()  # type: ignore[no-any-return]
+
+
+async def technician_of_station_owner(app: Starlette) -> dict[str, str]:
+    """A technician of the organisation that owns every station built so far."""
+    runtime = app.state.runtime
+    user = await make_operator_user(runtime.session_factory, role=OperatorRole.TECHNICIAN)
+    await own_network(runtime.session_factory, user.operator_id)
+    return operator_bearer(runtime.tokens, user)
 
 
 async def raise_one(factory: SessionFactory) -> None:
@@ -61,43 +65,68 @@ async def test_an_operator_acknowledges_then_resolves_an_alert(
     app: Starlette, http: httpx.AsyncClient
 ) -> None:
     await raise_one(app.state.runtime.session_factory)
-    [edge] = (await post(http, LIST))["data"]["alerts"]["edges"]
+    headers = await technician_of_station_owner(app)
+    [edge] = (await post(http, LIST, headers))["data"]["alerts"]["edges"]
     alert_id = edge["node"]["id"]
-    acked = (await post(http, ACK, id=alert_id))["data"]["acknowledgeAlert"]
+    acked = (await post(http, ACK, headers, id=alert_id))["data"]["acknowledgeAlert"]
     assert acked["alert"] == {"state": "ACKNOWLEDGED", "acknowledgedBy": "noc"}
-    resolved = (await post(http, RESOLVE, id=alert_id))["data"]["resolveAlert"]
+    resolved = (await post(http, RESOLVE, headers, id=alert_id))["data"]["resolveAlert"]
     assert resolved["alert"] == {"state": "RESOLVED", "resolvedBy": "noc"}
-    again = (await post(http, ACK, id=alert_id))["data"]["acknowledgeAlert"]
+    again = (await post(http, ACK, headers, id=alert_id))["data"]["acknowledgeAlert"]
     assert again["__typename"] == "AlertAlreadyResolved"
-    missing = (await post(http, RESOLVE, id="QWxlcnQ6OTk5"))["data"]["resolveAlert"]
+    missing = (await post(http, RESOLVE, headers, id="QWxlcnQ6OTk5"))["data"]["resolveAlert"]
     assert missing["__typename"] == "AlertNotFound"
+    async with app.state.runtime.session_factory() as db:
+        records = (await db.exec(select(AuditRecord).order_by(col(AuditRecord.id)))).all()
+    assert [(r.action, r.actor.split(":")[0]) for r in records[-2:]] == [
+        ("alert.acknowledge", "operator-user"),
+        ("alert.resolve", "operator-user"),
+    ]
 
 
-@pytest.mark.parametrize(
-    ("key", "message"),
-    [(None, "operator API: send 'X-Operator-Key: <key>'"),
-     ("wrong", "X-Operator-Key is not the operator API key")],
-    ids=["anonymous", "wrong-key"],
-)  # fmt: skip
 @pytest.mark.parametrize("query", [LIST, ACK, RESOLVE], ids=["alerts", "acknowledge", "resolve"])
-async def test_without_the_operator_key_nothing_is_shown(
-    app: Starlette, http: httpx.AsyncClient, key: str | None, message: str, query: str
+async def test_anonymous_callers_see_nothing(
+    app: Starlette, http: httpx.AsyncClient, query: str
 ) -> None:
     await raise_one(app.state.runtime.session_factory)
-    body = await post(http, query, key=key, id="QWxlcnQ6MQ==")
+    body = await post(http, query, None, id="QWxlcnQ6MQ==")
     assert body["data"] is None
-    assert [e["message"] for e in body["errors"]] == [message]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
 
 
-async def test_the_operator_api_is_off_without_a_configured_key(database_url: str) -> None:
-    from app.main import create_app
-
-    app = create_app(Settings(_env_file=None, database_url=database_url))  # type: ignore[call-arg]
-    async with running(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            body = await post(http, LIST, key="anything")
-    assert body["data"] is None
-    assert (
-        body["errors"][0]["message"] == "the operator API is disabled: OPERATOR_API_KEY is not set"
+@pytest.mark.parametrize("query", [ACK, RESOLVE], ids=["acknowledge", "resolve"])
+async def test_a_viewer_may_not_change_an_alert(
+    app: Starlette, http: httpx.AsyncClient, query: str
+) -> None:
+    await raise_one(app.state.runtime.session_factory)
+    headers = await technician_of_station_owner(app)
+    [edge] = (await post(http, LIST, headers))["data"]["alerts"]["edges"]
+    async with app.state.runtime.session_factory() as db:
+        operator = await db.get(Operator, (await db.exec(select(Operator.id))).first())
+    viewer = await make_operator_user(
+        app.state.runtime.session_factory, operator=operator, role=OperatorRole.VIEWER
     )
+    body = await post(
+        http, query, operator_bearer(app.state.runtime.tokens, viewer), id=edge["node"]["id"]
+    )
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert (await post(http, LIST, headers))["data"]["alerts"]["edges"][0]["node"][
+        "state"
+    ] == "OPEN"
+
+
+async def test_another_organisation_neither_sees_nor_changes_the_alert(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    await raise_one(app.state.runtime.session_factory)
+    owner = await technician_of_station_owner(app)
+    [edge] = (await post(http, LIST, owner))["data"]["alerts"]["edges"]
+    stranger = await operator_headers(
+        app.state.runtime.session_factory, app.state.runtime.tokens, role=OperatorRole.ADMIN
+    )
+    assert (await post(http, LIST, stranger))["data"]["alerts"]["edges"] == []
+    for query, field in ((ACK, "acknowledgeAlert"), (RESOLVE, "resolveAlert")):
+        result = (await post(http, query, stranger, id=edge["node"]["id"]))["data"][field]
+        assert result["__typename"] == "AlertNotFound"
+    assert (await post(http, LIST, owner))["data"]["alerts"]["edges"][0]["node"]["state"] == "OPEN"

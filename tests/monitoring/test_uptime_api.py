@@ -13,16 +13,16 @@ from starlette.applications import Starlette
 
 from app.db.engine import SessionFactory
 from app.db.models import EvseStatusInterval
+from app.domain.access import OperatorRole
 from app.domain.enums import EvseStatus, OcppVersion
 from app.domain.errors import NotFound
 from app.domain.uptime import ExclusionKind
 from app.events import InProcessEventBus
 from app.services import availability, stations, uptime
 from app.services.alerts import NETWORK
-from app.settings import Settings
+from tests.access_builders import make_operator_user, operator_bearer, operator_headers, own_network
 from tests.factories import make_location, make_station
 
-KEY = "operator-key-for-tests-0001"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 UPTIME = """query($id: ID!, $from: DateTime!, $to: DateTime!) {
   uptime(stationId: $id, from: $from, to: $to) {
@@ -42,21 +42,17 @@ def gid(type_name: str, key: object) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, operator_api_key=KEY)  # type: ignore[call-arg]
-
-
-@pytest.fixture
 async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 
 
-async def post(http: httpx.AsyncClient, query: str, key: str | None, **variables: Any) -> Any:
-    headers = {"X-Operator-Key": key} if key else {}
+async def post(
+    http: httpx.AsyncClient, query: str, headers: dict[str, str] | None, **variables: Any
+) -> Any:
     response = await http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
+        "/graphql", json={"query": query, "variables": variables}, headers=headers or {}
     )
     return response.json()
 
@@ -109,9 +105,13 @@ async def test_status_changes_are_kept_as_closed_intervals(session_factory: Sess
 async def test_uptime_of_a_station_and_the_worst_evse(
     app: Starlette, http: httpx.AsyncClient
 ) -> None:
-    await build_history(app.state.runtime.session_factory)
+    factory, tokens = app.state.runtime.session_factory, app.state.runtime.tokens
+    await build_history(factory)
+    viewer = await make_operator_user(factory, role=OperatorRole.VIEWER)
+    await own_network(factory, viewer.operator_id)
+    as_viewer = operator_bearer(tokens, viewer)
     window = {"from": h(0).isoformat(), "to": h(100).isoformat()}
-    body = await post(http, UPTIME, KEY, id=gid("ChargingStation", "UP-1"), **window)
+    body = await post(http, UPTIME, as_viewer, id=gid("ChargingStation", "UP-1"), **window)
     report = body["data"]["uptime"]
     hour = 3600.0
     assert report["total"] == {
@@ -125,20 +125,29 @@ async def test_uptime_of_a_station_and_the_worst_evse(
             "uptimePercent": 95.0, "outageSeconds": 5 * hour, "excludedSeconds": 0.0,
             "offlineSeconds": 5 * hour, "faultedSeconds": 0.0}},
     ]  # fmt: skip
-    worst = (await post(http, WORST, KEY, **window))["data"]["worstEvses"]
+    worst = (await post(http, WORST, as_viewer, **window))["data"]["worstEvses"]
     assert worst == [{"evseUid": "UP-1*1", "uptime": {"uptimePercent": 93.0}}]
+    stranger = await operator_headers(factory, tokens, role=OperatorRole.ADMIN)
+    assert (await post(http, WORST, stranger, **window))["data"]["worstEvses"] == []
+    body = await post(http, UPTIME, stranger, id=gid("ChargingStation", "UP-1"), **window)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("key", [None, "wrong"], ids=["anonymous", "wrong-key"])
-async def test_uptime_needs_the_operator_key(
-    app: Starlette, http: httpx.AsyncClient, key: str | None
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [(None, "UNAUTHENTICATED"), ({"Authorization": "Bearer not-a-token"}, "UNAUTHENTICATED")],
+    ids=["anonymous", "bad-token"],
+)
+async def test_uptime_needs_an_operator_user(
+    app: Starlette, http: httpx.AsyncClient, headers: dict[str, str] | None, code: str
 ) -> None:
     await build_history(app.state.runtime.session_factory)
     window = {"from": h(0).isoformat(), "to": h(100).isoformat()}
     for query, variables in [(UPTIME, {"id": gid("ChargingStation", "UP-1")}), (WORST, {})]:
-        body = await post(http, query, key, **window, **variables)
+        body = await post(http, query, headers, **window, **variables)
         assert body["data"] is None
-        assert body["errors"][0]["message"].startswith(("operator API", "X-Operator-Key"))
+        assert body["errors"][0]["extensions"]["code"] == code
 
 
 async def test_a_maintenance_window_needs_a_known_station(session_factory: SessionFactory) -> None:

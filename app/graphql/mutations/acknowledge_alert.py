@@ -7,10 +7,10 @@ import strawberry
 
 from app.domain.errors import Conflict, NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator, operator_scope
+from app.graphql.permissions import IsOperatorTechnician, actor, operator_scope
 from app.graphql.types import alert as types
 from app.graphql.types import node
-from app.services import alerts
+from app.services import alerts, audit
 
 
 @strawberry.input
@@ -42,6 +42,10 @@ async def acknowledge_alert(info: Info, input: AcknowledgeAlertInput) -> Acknowl
     except Conflict as exc:
         row = await alerts.get_alert(session_factory=factory, scope=scope, alert_id=key)
         return types.AlertAlreadyResolved(message=str(exc), alert=types.Alert.from_row(row))
+    await audit.record_now(
+        session_factory=factory, actor=actor(info), operator_id=scope.operator_id,
+        action="alert.acknowledge", target=f"alert:{key}", detail={"by": input.by},
+    )  # fmt: skip
     return types.AlertPayload(alert=types.Alert.from_row(row))
 
 
@@ -50,5 +54,5 @@ class AcknowledgeAlertMutation:
     acknowledge_alert: AcknowledgeAlertResult = strawberry.mutation(
         resolver=acknowledge_alert,
         description="Take an alert on (idempotent); a resolved one is AlertAlreadyResolved.",
-        permission_classes=[IsOperator],
+        permission_classes=[IsOperatorTechnician],
     )

@@ -7,10 +7,10 @@ import strawberry
 
 from app.domain.errors import NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator, operator_scope
+from app.graphql.permissions import IsOperatorTechnician, actor, operator_scope
 from app.graphql.types import alert as types
 from app.graphql.types import node
-from app.services import alerts
+from app.services import alerts, audit
 
 
 @strawberry.input
@@ -36,6 +36,11 @@ async def resolve_alert(info: Info, input: ResolveAlertInput) -> ResolveAlertRes
         )  # fmt: skip
     except NotFound:
         return missing
+    await audit.record_now(
+        session_factory=info.context.session_factory, actor=actor(info),
+        operator_id=operator_scope(info).operator_id, action="alert.resolve",
+        target=f"alert:{key}", detail={"by": input.by},
+    )  # fmt: skip
     return types.AlertPayload(alert=types.Alert.from_row(row))
 
 
@@ -45,5 +50,5 @@ class ResolveAlertMutation:
         resolver=resolve_alert,
         description="Resolve an alert by hand (idempotent). If the condition persists, the "
         "next report opens a new alert.",
-        permission_classes=[IsOperator],
+        permission_classes=[IsOperatorTechnician],
     )

@@ -8,10 +8,10 @@ import strawberry
 from app.db.types import utcnow
 from app.domain.errors import InvalidInput, NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator
+from app.graphql.permissions import IsOperatorAdmin, operator_scope
 from app.graphql.types import capacity as types
 from app.graphql.types import node
-from app.services import capacity, capacity_views
+from app.services import capacity, capacity_views, scoping
 
 
 @strawberry.input
@@ -37,6 +37,9 @@ async def set_capacity_limit(info: Info, input: SetCapacityLimitInput) -> SetCap
     factory = info.context.session_factory
     now = utcnow()
     try:
+        await scoping.check_capacity_node(
+            session_factory=factory, scope=operator_scope(info), node_id=key
+        )
         row = await capacity.set_capacity_limit(
             session_factory=factory, bus=info.context.bus, node_id=key,
             limit_a=input.limit_a, limit_w=input.limit_w,
@@ -58,5 +61,5 @@ class SetCapacityLimitMutation:
         resolver=set_capacity_limit,
         description="Limit a node for a window; the lowest limit in force binds and new "
         "charging profiles go out at once (operator API).",
-        permission_classes=[IsOperator],
+        permission_classes=[IsOperatorAdmin],
     )

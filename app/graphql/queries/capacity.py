@@ -5,20 +5,22 @@ import strawberry
 from app.db.types import utcnow
 from app.domain.errors import NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator
+from app.graphql.permissions import IsOperator, operator_scope
 from app.graphql.types import node
 from app.graphql.types.capacity import CAPACITY_NODE, CHARGING_SESSION, CapacityNode, ChargingLimit
-from app.services import capacity_views
+from app.services import capacity_views, scoping
 
 
 async def capacity_node(info: Info, id: strawberry.ID) -> CapacityNode | None:
     key = node.decode_int(id, CAPACITY_NODE)
     if key is None:
         return None
+    factory = info.context.session_factory
     try:
-        view = await capacity_views.node_view(
-            session_factory=info.context.session_factory, node_id=key, now=utcnow()
+        await scoping.check_capacity_node(
+            session_factory=factory, scope=operator_scope(info), node_id=key
         )
+        view = await capacity_views.node_view(session_factory=factory, node_id=key, now=utcnow())
     except NotFound:
         return None
     return CapacityNode.from_view(view)
@@ -29,6 +31,12 @@ async def capacity_nodes(info: Info, location_id: strawberry.ID) -> list[Capacit
     if key is None:
         return []
     factory = info.context.session_factory
+    try:
+        await scoping.check_location(
+            session_factory=factory, scope=operator_scope(info), location_id=key
+        )
+    except NotFound:
+        return []
     rows = await capacity_views.nodes_of_location(session_factory=factory, location_id=key)
     now = utcnow()
     return [
@@ -43,6 +51,12 @@ async def capacity_nodes(info: Info, location_id: strawberry.ID) -> list[Capacit
 async def charging_limit(info: Info, session_id: strawberry.ID) -> ChargingLimit | None:
     key = node.decode_int(session_id, CHARGING_SESSION)
     if key is None:
+        return None
+    try:
+        await scoping.check_session(
+            session_factory=info.context.session_factory, scope=operator_scope(info), session_id=key
+        )
+    except NotFound:
         return None
     row = await capacity_views.session_limit(
         session_factory=info.context.session_factory, session_id=key

@@ -7,10 +7,10 @@ import strawberry
 
 from app.domain.errors import InvalidInput
 from app.graphql.context import Info
-from app.graphql.permissions import IsOperator
+from app.graphql.permissions import IsOperator, operator_scope
 from app.graphql.types import node
 from app.graphql.types.capacity import AllocationChanged
-from app.services import capacity
+from app.services import capacity, scoping
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,9 @@ async def allocation_changed(
     key = node.decode_int(location_id, node.LOCATION)
     if key is None:
         raise InvalidInput(f"locationId {location_id!r} is not a Location id")
+    await scoping.check_location(
+        session_factory=info.context.session_factory, scope=operator_scope(info), location_id=key
+    )
     async with info.context.bus.subscribe(capacity.allocation_changed(key)) as events:
         async for topic, payload in events:
             try:
