@@ -272,10 +272,11 @@ class ClusterRegistry(StationRegistry):
             command = decode_command(request.get("command"))
             timeout_s = float(request["timeout_s"])
             remaining = min(timeout_s, float(request["deadline"]) - time.time())
-            if remaining <= 0:
-                outcome = CommandOutcome(CommandStatus.TIMEOUT, {"timeout_s": timeout_s})
-            else:
+            outcome = CommandOutcome(CommandStatus.TIMEOUT, {"timeout_s": timeout_s})
+            if remaining > 0:
                 outcome = await super().send(station_id, command, timeout_s=remaining)
+            if outcome.status == CommandStatus.TIMEOUT:  # the caller's timeout, as if local
+                outcome = CommandOutcome(CommandStatus.TIMEOUT, {"timeout_s": timeout_s})
             reply["outcome"] = encode_outcome(outcome)
         except StationNotConnected:
             reply["error"] = "not_connected"
