@@ -277,8 +277,10 @@ async def seed_network(
     seed: int = 8,
 ) -> SeededNetwork:
     """Operator, tariffs and token through the services; locations, stations, EVSEs and
-    connectors bulk-inserted (one argon2 hash shared by all stations: hashing 10,000 would
-    take minutes and measures nothing)."""
+    connectors bulk-inserted with explicit ids into the fresh database (rows built as the
+    models, so their defaults apply; one argon2 hash shared by all stations: hashing 10,000
+    would take minutes and measures nothing)."""
+    import sqlalchemy as sa
     from sqlmodel import SQLModel
 
     from app.db.engine import create_engine, create_session_factory
@@ -299,64 +301,62 @@ async def seed_network(
         ac, _ = await create_demo_tariffs(session_factory=factory, operator_id=operator.id)
         await create_id_token(session_factory=factory, uid=TOKEN_UID)
         hashed = hash_password(password) if password is not None else None
-        station_ids: list[str] = []
-        location_ids: list[int] = []
-        evse_uids: dict[str, list[str]] = {}
-        chunk = 2000
-        points = list(grid_points(locations, rng))
-        for start in range(0, locations, chunk):
-            async with factory() as db:
-                rows = [
-                    Location(
-                        name=f"{prefix} site {start + i}",
-                        latitude=lat,
-                        longitude=lng,
-                        operator_id=operator.id,
-                        address=f"Benchstraat {start + i}",
-                        city="Bench",
-                        time_zone="Europe/Amsterdam",
-                        opening_hours={"twentyfourseven": True},
-                    )
-                    for i, (lat, lng) in enumerate(points[start : start + chunk])
-                ]
-                db.add_all(rows)
-                await db.flush()
-                stations: list[SQLModel] = []
-                for location in rows:
-                    assert location.id is not None
-                    location_ids.append(location.id)
-                    for _ in range(stations_per_location):
-                        station_id = f"{prefix}-{len(station_ids):05d}"
-                        station_ids.append(station_id)
-                        stations.append(
-                            ChargingStation(
-                                id=station_id, location_id=location.id, password_hash=hashed
-                            )
+        network = SeededNetwork([], [], {})
+        # One model object per table gives the defaults; each row is a copy with its own values
+        # (building 80,000 SQLModel objects alone takes minutes on a busy 2-core machine).
+        templates: dict[type[SQLModel], dict[str, Any]] = {
+            Location: Location(
+                name="",
+                latitude=0.0,
+                longitude=0.0,
+                operator_id=operator.id,
+                city="Bench",
+                time_zone="Europe/Amsterdam",
+                opening_hours={"twentyfourseven": True},
+            ).model_dump(),
+            ChargingStation: ChargingStation(id="", password_hash=hashed).model_dump(),
+            Evse: Evse(station_id="", ocpp_evse_id=1, uid="").model_dump(),
+            Connector: Connector(evse_id=0, tariff_id=ac.id).model_dump(),
+        }
+        rows: dict[type[SQLModel], list[dict[str, Any]]] = {model: [] for model in templates}
+
+        def add(model: type[SQLModel], **values: Any) -> None:
+            rows[model].append({**templates[model], **values})
+
+        for index, (lat, lng) in enumerate(grid_points(locations, rng), start=1):
+            network.location_ids.append(index)
+            add(
+                Location,
+                id=index,
+                name=f"{prefix} site {index}",
+                latitude=lat,
+                longitude=lng,
+                address=f"Benchstraat {index}",
+            )
+            for _ in range(stations_per_location):
+                station_id = f"{prefix}-{len(network.station_ids):05d}"
+                network.station_ids.append(station_id)
+                add(ChargingStation, id=station_id, location_id=index)
+                for number in range(1, evses_per_station + 1):
+                    evse_id = len(rows[Evse]) + 1
+                    uid = f"{station_id}*{number}"
+                    network.evse_uids.setdefault(station_id, []).append(uid)
+                    add(Evse, id=evse_id, station_id=station_id, ocpp_evse_id=number, uid=uid)
+                    add(Connector, id=evse_id, evse_id=evse_id, ocpp_connector_id=1)
+        async with engine.begin() as conn:
+            for model, batch in rows.items():
+                table = model.__table__  # type: ignore[attr-defined]
+                for start in range(0, len(batch), 5000):
+                    await conn.execute(table.insert(), batch[start : start + 5000])
+            if engine.dialect.name == "postgresql":  # the server inserts after us
+                for table in ("location", "evse", "connector"):
+                    await conn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"(SELECT max(id) FROM {table}))"
                         )
-                db.add_all(stations)
-                await db.flush()
-                evses = [
-                    Evse(
-                        station_id=str(station.id),  # type: ignore[attr-defined]
-                        ocpp_evse_id=n,
-                        uid=f"{station.id}*{n}",  # type: ignore[attr-defined]
                     )
-                    for station in stations
-                    for n in range(1, evses_per_station + 1)
-                ]
-                db.add_all(evses)
-                await db.flush()
-                for evse in evses:
-                    evse_uids.setdefault(evse.station_id, []).append(evse.uid)
-                db.add_all(
-                    [
-                        Connector(evse_id=evse.id, ocpp_connector_id=1, tariff_id=ac.id)
-                        for evse in evses
-                        if evse.id is not None
-                    ]
-                )
-                await db.commit()
-        return SeededNetwork(station_ids, location_ids, evse_uids)
+        return network
     finally:
         await engine.dispose()
 

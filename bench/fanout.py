@@ -1,0 +1,224 @@
+"""Benchmark live status fan-out: S subscribers to `evseStatusChanged` over WebSockets
+(graphql-transport-ws, a light `websockets` client), status changes sent by stations over OCPP.
+
+    python bench/fanout.py [--quick] [--subscribers 1000] [--db sqlite]
+
+Every subscriber watches every station's location, so each change is one message to each of
+them. Latency runs from just before the station's StatusNotification frame leaves to the
+moment each subscriber has read its message (one clock: both ends live in this process).
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: bench/ must not shadow the `ocpp` package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.harness import (
+    STATION_PASSWORD,
+    TOKEN_UID,
+    app_server,
+    basic_auth,
+    database,
+    emit,
+    free_port,
+    latency_ms,
+    machine,
+    note,
+    running,
+    seed_network,
+)
+from bench.ocpp_station import Station, Tally, clock_origin
+
+BENCH = "fanout"
+SUBSCRIPTION = """
+subscription Watch($ids: [ID!]!) {
+  evseStatusChanged(locationIds: $ids) { evseUid status changedAt }
+}
+"""
+Key = tuple[str, datetime]
+
+
+class Subscriber:
+    def __init__(self, url: str, location_ids: list[str], sent: dict[Key, float]) -> None:
+        self._url = url
+        self._ids = location_ids
+        self._sent = sent
+        self.latencies_s: list[float] = []
+        self.seen: set[Key] = set()
+        self._ws: ClientConnection | None = None
+
+    async def open(self) -> None:
+        self._ws = await connect(
+            self._url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            open_timeout=120,
+            ping_interval=None,
+            compression=None,
+        )
+        await self._ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        ack = json.loads(await self._ws.recv())
+        if ack.get("type") != "connection_ack":
+            raise RuntimeError(f"no connection_ack: {ack}")
+        payload = {"query": SUBSCRIPTION, "variables": {"ids": self._ids}}
+        await self._ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+
+    async def listen(self) -> None:
+        assert self._ws is not None
+        async for text in self._ws:
+            now = time.perf_counter()
+            message = json.loads(text)
+            if message.get("type") == "ping":
+                await self._ws.send(json.dumps({"type": "pong"}))
+                continue
+            if message.get("type") != "next":
+                raise RuntimeError(f"subscription failed: {message}")
+            event = message["payload"]["data"]["evseStatusChanged"]
+            key = (event["evseUid"], datetime.fromisoformat(event["changedAt"]))
+            self.seen.add(key)
+            if key in self._sent:
+                self.latencies_s.append(now - self._sent[key])
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+
+
+async def change_status(station: Station, uid: str, status: str, sent: dict[Key, float]) -> Key:
+    """One StatusNotification on a fresh station clock tick; records when it left."""
+    station._clock += timedelta(seconds=1)  # the bench drives the station clock
+    key = (uid, station._clock)
+    sent[key] = time.perf_counter()
+    await station.status(1, status)
+    return key
+
+
+async def wait_seen(subscribers: list[Subscriber], key: Key, timeout_s: float) -> None:
+    async with asyncio.timeout(timeout_s):
+        for subscriber in subscribers:
+            while key not in subscriber.seen:  # noqa: ASYNC110  (bounded poll, 1,000 sets)
+                await asyncio.sleep(0.05)
+
+
+async def run(kind: str, args: argparse.Namespace) -> None:
+    async with database(kind) as url:
+        network = await seed_network(
+            url,
+            locations=args.stations,
+            stations_per_location=1,
+            evses_per_station=1,
+            password=STATION_PASSWORD,
+        )
+        from app.graphql.types import node
+
+        location_ids = [str(node.global_id(node.LOCATION, i)) for i in network.location_ids]
+        port = free_port()
+        sent: dict[Key, float] = {}
+        tally = Tally()
+        async with running(app_server(url, port)) as server:
+            stations = [
+                Station(
+                    f"ws://127.0.0.1:{port}/ocpp",
+                    station_id,
+                    auth=basic_auth(station_id),
+                    id_tag=TOKEN_UID,
+                    tally=tally,
+                    meters_per_session=1,
+                    clock_start=clock_origin(),
+                )
+                for station_id in network.station_ids
+            ]
+            async with asyncio.timeout(120):
+                for station in stations:
+                    await station.connect()
+                    await station.boot()
+            note(f"{kind}: opening {args.subscribers} subscriptions")
+            url_ws = f"ws://127.0.0.1:{port}/graphql"
+            subscribers = [Subscriber(url_ws, location_ids, sent) for _ in range(args.subscribers)]
+            async with asyncio.timeout(180):
+                for start in range(0, len(subscribers), 100):
+                    await asyncio.gather(*(s.open() for s in subscribers[start : start + 100]))
+            rss_before = server.sample().rss_kb
+            listeners = [asyncio.create_task(s.listen()) for s in subscribers]
+            try:
+                # Warm-up: the first change reaching everyone proves every subscription is live.
+                first = stations[0]
+                uid = network.evse_uids[first.station_id][0]
+                warm = await change_status(first, uid, "Unavailable", sent)
+                await wait_seen(subscribers, warm, 60)
+                for s in subscribers:
+                    s.latencies_s.clear()
+                note(f"{kind}: {args.changes} status changes at {args.rate}/s")
+                cpu = server.sample().cpu_s
+                began = time.monotonic()
+                keys: list[Key] = []
+                statuses = ("Charging", "Available")  # each a change: booted Available
+                for i in range(args.changes):
+                    station = stations[i % len(stations)]
+                    uid = network.evse_uids[station.station_id][0]
+                    status = statuses[(i // len(stations)) % 2]
+                    keys.append(await change_status(station, uid, status, sent))
+                    delay = began + (i + 1) / args.rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)  # the schedule of changes
+                await wait_seen(subscribers, keys[-1], 60)
+                elapsed = time.monotonic() - began
+                cpu = server.sample().cpu_s - cpu
+            finally:
+                for task in listeners:
+                    task.cancel()
+                await asyncio.gather(*listeners, return_exceptions=True)
+                await asyncio.gather(*(s.close() for s in subscribers), return_exceptions=True)
+                await asyncio.gather(*(s.close() for s in stations), return_exceptions=True)
+    latencies = [x for s in subscribers for x in s.latencies_s]
+    wanted = set(keys)
+    missing = sum(len(wanted - s.seen) for s in subscribers)
+    emit(
+        BENCH,
+        "fanout_latency",
+        latency_ms(latencies)["p99"],
+        "ms p99",
+        latency_ms=latency_ms(latencies),
+        delivered_per_s=round(len(latencies) / elapsed, 1),
+        deliveries=len(latencies),
+        missing=missing,
+        changes=len(keys),
+        subscribers=len(subscribers),
+        server_cpu_ms_per_change=round(cpu / len(keys) * 1000, 2),
+        server_rss_mib=round(rss_before / 1024, 1),
+        db=kind,
+    )
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--subscribers", type=int, default=None)
+    parser.add_argument("--stations", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=None, help="status changes per second")
+    parser.add_argument("--changes", type=int, default=None)
+    parser.add_argument("--db", default=None)
+    args = parser.parse_args()
+    args.subscribers = args.subscribers or (250 if args.quick else 1000)
+    args.rate = args.rate or (5.0 if args.quick else 10.0)
+    args.changes = args.changes or (30 if args.quick else 200)
+    args.db = args.db or ("sqlite" if args.quick else "sqlite,postgresql")
+    return args
+
+
+async def main(args: argparse.Namespace) -> Any:
+    for kind in args.db.split(","):
+        await run(kind, args)
+
+
+if __name__ == "__main__":
+    emit(BENCH, "machine", None, "", **machine())
+    asyncio.run(main(parse()))
