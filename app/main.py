@@ -28,6 +28,7 @@ from app.ocpp.registry import StationRegistry
 from app.payments.gateway import StripeGateway
 from app.payments.reconciler import PaymentReconciler
 from app.payments.webhooks import webhook_route
+from app.services.adhoc_payments import start_if_authorised
 from app.services.auth import TokenService
 from app.services.command_runner import CommandRunner
 from app.services.leadership import Leadership, Singleton
@@ -127,6 +128,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         payments=payments, reconciler=reconciler, leadership=leadership,
     )  # fmt: skip
 
+    async def start_guest(intent_id: str) -> bool:
+        """A guest's (ad hoc) hold is in place: start their charger (Stripe is re-read)."""
+        assert payments is not None
+        return await start_if_authorised(
+            session_factory=session_factory, gateway=payments, bus=bus, commander=registry,
+            runner=commands, start_window_s=settings.remote_command_window_s,
+            intent_id=intent_id,
+        )  # fmt: skip
+
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
@@ -156,7 +166,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/ocpp/{station_id}", ocpp),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
-        webhook_route(settings=settings, session_factory=session_factory),
+        webhook_route(
+            settings=settings,
+            session_factory=session_factory,
+            on_authorised=start_guest if payments is not None else None,
+        ),
     ]
 
     @asynccontextmanager

@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     payment_reconcile_interval_s: float = Field(
         default=10.0, gt=0, description="how often owed captures and releases are retried"
     )
+    payment_ad_hoc_ttl_s: float = Field(
+        default=900.0, gt=0, description="a guest payment not started by then is cancelled"
+    )
 
     @field_validator(
         "redis_url",

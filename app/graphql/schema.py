@@ -18,11 +18,16 @@ from app.graphql.mutations.acknowledge_alert import AcknowledgeAlertMutation
 from app.graphql.mutations.add_payment_method import AddPaymentMethodMutation
 from app.graphql.mutations.add_rfid_card import AddRfidCardMutation
 from app.graphql.mutations.cancel_reservation import CancelReservationMutation
+from app.graphql.mutations.cancel_subscription import CancelSubscriptionMutation
+from app.graphql.mutations.confirm_ad_hoc_payment import ConfirmAdHocPaymentMutation
+from app.graphql.mutations.create_ad_hoc_payment import CreateAdHocPaymentMutation
 from app.graphql.mutations.create_api_key import CreateApiKeyMutation
+from app.graphql.mutations.create_membership_plan import CreateMembershipPlanMutation
 from app.graphql.mutations.log_in import LogInMutation
 from app.graphql.mutations.log_out import LogOutMutation
 from app.graphql.mutations.operator_log_in import OperatorLogInMutation
 from app.graphql.mutations.refresh_tokens import RefreshTokensMutation
+from app.graphql.mutations.refund_session import RefundSessionMutation
 from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutation
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
@@ -31,15 +36,19 @@ from app.graphql.mutations.revoke_api_key import RevokeApiKeyMutation
 from app.graphql.mutations.set_capacity_limit import SetCapacityLimitMutation
 from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
+from app.graphql.mutations.set_hold_amount import SetHoldAmountMutation
 from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
+from app.graphql.mutations.subscribe_to_plan import SubscribeToPlanMutation
+from app.graphql.queries.ad_hoc import AdHocQueries
 from app.graphql.queries.alerts import AlertQueries
 from app.graphql.queries.audit import AuditQueries
 from app.graphql.queries.capacity import CapacityQueries
 from app.graphql.queries.history import HistoryQueries
 from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
+from app.graphql.queries.memberships import MembershipQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.queries.pricing import PricingQueries
 from app.graphql.queries.uptime import UptimeQueries
@@ -97,6 +106,8 @@ class Query(
     CapacityQueries,
     UptimeQueries,
     AuditQueries,
+    AdHocQueries,
+    MembershipQueries,
 ):
     pass
 
@@ -123,6 +134,13 @@ class Mutation(
     AcknowledgeAlertMutation,
     ResolveAlertMutation,
     SetCapacityLimitMutation,
+    SetHoldAmountMutation,
+    RefundSessionMutation,
+    CreateAdHocPaymentMutation,
+    ConfirmAdHocPaymentMutation,
+    CreateMembershipPlanMutation,
+    SubscribeToPlanMutation,
+    CancelSubscriptionMutation,
 ):
     pass
 

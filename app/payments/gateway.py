@@ -10,6 +10,7 @@ from typing import Any
 
 import stripe
 
+from app.payments.billing import BillingCalls
 from app.services.payments_results import (
     Authorised,
     Captured,
@@ -82,8 +83,10 @@ def _declined(error: stripe.StripeError, intent_id: str | None = None) -> Paymen
     return PaymentDeclined(message=message, code=error.code, intent_id=intent_id)
 
 
-class StripeGateway:
-    """One `StripeClient` for the app's lifetime; `close()` releases its connection pool."""
+class StripeGateway(BillingCalls):
+    """One `StripeClient` for the app's lifetime; `close()` releases its connection pool.
+
+    Refunds, guest intents and membership billing are in `app.payments.billing`."""
 
     def __init__(self, settings: Settings) -> None:
         if settings.stripe_secret_key is None:

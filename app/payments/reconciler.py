@@ -6,8 +6,10 @@ import logging
 from types import TracebackType
 
 from app.db.engine import SessionFactory
+from app.services.adhoc_payments import expire_ad_hoc
 from app.services.payments_settlement import settle_owed
 from app.services.ports import PaymentGateway
+from app.services.refunds import retry_pending_refunds
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,15 @@ class PaymentReconciler:
         settled = await settle_owed(session_factory=self._session_factory, gateway=self._gateway)
         for payment in settled:
             log.info("payment %s settled: %s", payment.id, payment.status)
+        refunds = await retry_pending_refunds(
+            session_factory=self._session_factory, gateway=self._gateway
+        )
+        for refund in refunds:
+            log.info("refund %s retried: %s", refund.id, refund.status)
+        for ad_hoc in await expire_ad_hoc(
+            session_factory=self._session_factory, gateway=self._gateway
+        ):
+            log.info("guest payment %s expired unstarted: hold cancelled", ad_hoc.id)
 
     async def _loop(self) -> None:
         while True:

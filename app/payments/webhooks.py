@@ -2,6 +2,7 @@
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import stripe
 from starlette.requests import Request
@@ -14,8 +15,17 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
+CAPTURABLE = "payment_intent.amount_capturable_updated"
 
-def webhook_route(*, settings: Settings, session_factory: SessionFactory) -> Route:
+
+def webhook_route(
+    *,
+    settings: Settings,
+    session_factory: SessionFactory,
+    on_authorised: Callable[[str], Awaitable[object]] | None = None,
+) -> Route:
+    """`on_authorised(intent_id)` runs after a new `amount_capturable_updated` event is
+    applied: a guest's (ad hoc) hold is in place, so its charger can start."""
     secret = settings.stripe_webhook_secret
 
     async def receive(request: Request) -> JSONResponse:
@@ -39,6 +49,12 @@ def webhook_route(*, settings: Settings, session_factory: SessionFactory) -> Rou
             event_type=str(event.type),
             data=dict(body.get("data", {}).get("object") or {}),
         )
+        intent_id = body.get("data", {}).get("object", {}).get("id")
+        if applied and on_authorised is not None and event.type == CAPTURABLE and intent_id:
+            try:
+                await on_authorised(str(intent_id))
+            except Exception:  # the event is recorded; the guest's confirm can still start it
+                log.exception("starting the charger for intent %s failed", intent_id)
         return JSONResponse({"received": True, "applied": applied})
 
     return Route("/stripe/webhook", receive, methods=["POST"])

@@ -14,6 +14,7 @@ from app.db.engine import SessionFactory
 from app.db.models import Driver, RemoteCommand
 from app.db.models.payment import LedgerKind, Payment, PaymentStatus, StripeCustomer
 from app.domain.errors import NotFound
+from app.services.payments_holds import hold_amount
 from app.services.payments_ledger import record
 from app.services.payments_results import (
     Authorised,
@@ -92,7 +93,7 @@ async def list_payment_methods(
     return [SavedPaymentMethod(card, card.payment_method_id == default) for card in cards]
 
 
-async def _own_method(
+async def own_method(
     session_factory: SessionFactory, gateway: PaymentGateway, driver_id: int, method_id: str
 ) -> StripeCustomer:
     """The driver's customer, if `method_id` is attached to it; NotFound otherwise (no leak)."""
@@ -114,7 +115,7 @@ async def set_default_payment_method(
     payment_method_id: str,
 ) -> None:
     gateway = _configured(gateway)
-    await _own_method(session_factory, gateway, driver_id, payment_method_id)
+    await own_method(session_factory, gateway, driver_id, payment_method_id)
     async with session_factory() as db:
         customer = await db.get(StripeCustomer, driver_id)
         assert customer is not None
@@ -130,7 +131,7 @@ async def remove_payment_method(
     payment_method_id: str,
 ) -> None:
     gateway = _configured(gateway)
-    await _own_method(session_factory, gateway, driver_id, payment_method_id)
+    await own_method(session_factory, gateway, driver_id, payment_method_id)
     await gateway.detach_payment_method(payment_method_id=payment_method_id)
     async with session_factory() as db:
         customer = await db.get(StripeCustomer, driver_id)
@@ -151,7 +152,7 @@ async def _chosen_method(
         session_factory=session_factory, gateway=gateway, driver_id=driver_id
     )
     if payment_method_id is not None:
-        await _own_method(session_factory, gateway, driver_id, payment_method_id)
+        await own_method(session_factory, gateway, driver_id, payment_method_id)
         return customer, payment_method_id
     if customer.default_payment_method_id is not None:
         return customer, customer.default_payment_method_id
@@ -178,8 +179,12 @@ async def hold_for_start(
     command_id: str,
     amount_minor: int,
     payment_method_id: str | None = None,
+    driver_cap_minor: int | None = None,
 ) -> Payment | PaymentDeclined:
     """Place the hold for the START command `command_id`, before the charger is contacted.
+
+    The hold is `driver_cap_minor` when the driver set one, else the operator's setting for
+    the tariff or location, else `amount_minor` (see `payments_holds.hold_amount`).
 
     Declined (or no method, or an unknown outcome): the command is FAILED, so the EVSE is free
     and the charger is never asked; a hold whose outcome is unknown is released by the
@@ -209,6 +214,13 @@ async def hold_for_start(
             raise NotFound("RemoteCommand", command_id)
         assert command.evse_id is not None
         tariff = await connector_tariff(db, evse_id=command.evse_id)
+        amount_minor = await hold_amount(
+            db,
+            evse_id=command.evse_id,
+            tariff_id=tariff.id if tariff is not None else None,
+            driver_cap_minor=driver_cap_minor,
+            default_minor=amount_minor,
+        )
         payment = Payment(
             driver_id=driver_id,
             command_id=command_id,

@@ -86,3 +86,40 @@ class CardInfo:
 HoldResult = Authorised | PaymentDeclined | PaymentUnknown
 CaptureResult = Captured | PaymentDeclined | PaymentUnknown
 ReleaseResult = Released | PaymentUnknown
+
+
+@dataclass(frozen=True, slots=True)
+class Refunded:
+    """Money returned to the card: `amount_minor` of `intent_id`'s capture."""
+
+    refund_id: str
+    intent_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class GuestIntent:
+    """A manual-capture PaymentIntent a guest confirms in the browser with `client_secret`."""
+
+    intent_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPrice:
+    """A membership plan at the provider: a Product and its monthly recurring price."""
+
+    product_id: str
+    price_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionState:
+    """A subscription as the provider sees it (status in Stripe's words: active, ...)."""
+
+    subscription_id: str
+    status: str
+    current_period_end: int | None  # Unix seconds
+
+
+RefundResult = Refunded | PaymentDeclined | PaymentUnknown

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
 from app.db.models import Cdr, ChargingSession, RemoteCommand
-from app.db.models.payment import LedgerKind, Payment, PaymentStatus
+from app.db.models.payment import LedgerKind, Payment, PaymentStatus, StripeCustomer
 from app.services.payments_ledger import record, recorded
 from app.services.payments_results import (
     Authorised,
@@ -33,9 +33,36 @@ HOLD_REPLAY_AFTER = timedelta(minutes=1)  # a hold still pending this long lost 
 NO_SESSION = ("FAILED", "REJECTED", "EVSE_OCCUPIED", "EVSE_INOPERATIVE", "TIMEOUT")
 
 
+async def _bill_without_hold(db: AsyncSession, session: ChargingSession, cdr: Cdr) -> None:
+    """A session started without a hold (an RFID card, a local start) by a driver with a
+    default payment method: the CDR's total is owed and charged off-session by the
+    reconciler (`payment-<id>-remainder`, so a retry never charges twice)."""
+    if session.driver_id is None or cdr.total_incl_vat_minor <= 0:
+        return
+    customer = await db.get(StripeCustomer, session.driver_id)
+    if customer is None or customer.default_payment_method_id is None:
+        return
+    existing = await db.exec(select(Payment.id).where(Payment.session_id == session.id))
+    if existing.first() is not None:
+        return
+    db.add(
+        Payment(
+            driver_id=session.driver_id,
+            session_id=session.id,
+            status=PaymentStatus.CAPTURE_PENDING,
+            currency=cdr.currency,
+            customer_id=customer.customer_id,
+            payment_method_id=customer.default_payment_method_id,
+            amount_to_capture_minor=cdr.total_incl_vat_minor,
+        )
+    )
+
+
 async def mark_capture_pending(db: AsyncSession, session: ChargingSession, cdr: Cdr) -> None:
-    """In the transaction that ends `session`: its held payment now owes the CDR's total."""
+    """In the transaction that ends `session`: its held payment now owes the CDR's total;
+    a session without a hold is billed to the driver's default method."""
     if session.remote_start_id is None:
+        await _bill_without_hold(db, session, cdr)
         return
     statement = (
         select(Payment)
@@ -59,13 +86,16 @@ async def mark_capture_pending(db: AsyncSession, session: ChargingSession, cdr: 
 
 
 async def _step(
-    session_factory: SessionFactory, payment_id: int, steps: list[tuple[LedgerKind, str, int]]
+    session_factory: SessionFactory,
+    payment_id: int,
+    steps: list[tuple[LedgerKind, str, int]],
+    intent_id: str | None = None,
 ) -> Payment:
     async with session_factory() as db:
         payment = await db.get(Payment, payment_id)
         assert payment is not None
         for kind, step, amount in steps:
-            await record(db, payment, kind, step, amount)
+            await record(db, payment, kind, step, amount, intent_id=intent_id)
         await db.commit()
         await db.refresh(payment)
         return payment
@@ -134,13 +164,12 @@ async def settle_payment(
         }
     if payment.status != PaymentStatus.CAPTURE_PENDING:
         return payment
-    assert payment.intent_id is not None
     assert payment.amount_to_capture_minor is not None
     owed, held = payment.amount_to_capture_minor, payment.authorised_minor
     key = f"payment-{payment.id}"
-    if owed == 0:
+    if owed == 0 and payment.intent_id is not None:
         return await _release(session_factory, gateway, payment)
-    if not done["capture"]:
+    if payment.intent_id is not None and not done["capture"]:
         captured = await gateway.capture(
             intent_id=payment.intent_id,
             amount_minor=min(owed, held),
@@ -156,6 +185,10 @@ async def settle_payment(
         if held > captured.amount_minor:
             steps.append((LedgerKind.RELEASE, "release", held - captured.amount_minor))
         await _step(session_factory, payment.id, steps)
+    if owed > held and not payment.customer_id:
+        # A guest (ad hoc) has no saved card to charge the rest to: the hold was the cap.
+        message = f"{owed - held} {payment.currency} above the guest's hold was not collected"
+        return await _finish(session_factory, payment.id, PaymentStatus.CAPTURED, message=message)
     if owed > held and not done["remainder"]:
         charged = await gateway.charge(
             customer_id=payment.customer_id,
@@ -178,6 +211,7 @@ async def settle_payment(
                 (LedgerKind.AUTHORISATION, "remainder-authorisation", charged.amount_minor),
                 (LedgerKind.CAPTURE, "remainder", charged.amount_minor),
             ],
+            intent_id=charged.intent_id,
         )
         async with session_factory() as db:
             row = await db.get(Payment, payment.id)

@@ -22,6 +22,7 @@ from app.db.models.payment import (
     StripeCustomer,
     StripeEvent,
 )
+from app.services import memberships
 from app.services.payments_ledger import record, recorded
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 
 async def _payment(db: AsyncSession, intent: dict[str, Any]) -> Payment | None:
     found = (await db.exec(select(Payment).where(Payment.intent_id == intent.get("id")))).first()
+    if found is None and intent.get("id"):
+        statement = select(Payment).where(Payment.remainder_intent_id == intent["id"])
+        found = (await db.exec(statement)).first()
     if found is None:
         key = (intent.get("metadata") or {}).get("payment_id")
         found = await db.get(Payment, int(str(key))) if str(key or "").isdigit() else None
@@ -120,6 +124,7 @@ async def _refunded(db: AsyncSession, charge: dict[str, Any]) -> None:
             LedgerKind.REFUND,
             f"refund-{refund['id']}",
             int(refund["amount"]),
+            intent_id=str(charge.get("payment_intent")),
             stripe_object_id=str(refund["id"]),
         )
 
@@ -131,6 +136,12 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.canceled": _canceled,
     "setup_intent.succeeded": _setup_succeeded,
     "charge.refunded": _refunded,
+    "customer.subscription.created": memberships.subscription_changed,
+    "customer.subscription.updated": memberships.subscription_changed,
+    "customer.subscription.deleted": memberships.subscription_changed,
+    "invoice.paid": memberships.invoice_paid,
+    "invoice.payment_succeeded": memberships.invoice_paid,  # what localstripe sends
+    "invoice.payment_failed": memberships.invoice_failed,
 }
 
 

@@ -6,11 +6,16 @@ from app.domain.commands import CommandOutcome, StationCommand
 from app.services.payments_results import (
     CaptureResult,
     CardInfo,
+    GuestIntent,
     HoldResult,
     IntentState,
+    PaymentDeclined,
     PaymentUnknown,
+    PlanPrice,
+    RefundResult,
     ReleaseResult,
     SetupSecret,
+    SubscriptionState,
 )
 
 
@@ -76,3 +81,29 @@ class PaymentGateway(Protocol):
     ) -> CaptureResult: ...
 
     async def retrieve_intent(self, *, intent_id: str) -> IntentState | PaymentUnknown: ...
+
+    async def refund(
+        self, *, intent_id: str, amount_minor: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> RefundResult: ...
+
+    async def create_guest_intent(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        receipt_email: str | None,
+    ) -> GuestIntent:
+        """A manual-capture intent without a customer, for a guest's browser to confirm."""
+        ...
+
+    async def create_plan(
+        self, *, name: str, monthly_fee_minor: int, currency: str, idempotency_key: str
+    ) -> PlanPrice: ...
+
+    async def subscribe(
+        self, *, customer_id: str, price_id: str, payment_method_id: str, idempotency_key: str
+    ) -> SubscriptionState | PaymentDeclined: ...
+
+    async def cancel_subscription(self, *, subscription_id: str) -> SubscriptionState: ...

@@ -83,6 +83,15 @@ class LocalStripe:
         )
         return method_id
 
+    async def confirm_guest_card(self, intent_id: str, payment_method: str) -> Any:
+        """What Stripe.js does on a guest's checkout page: confirm the intent with a card.
+        Bridge: localstripe cannot confirm with a `payment_method` ("Not implemented"), so the
+        card is set on the intent first, then the intent is confirmed."""
+        await self.client.v1.payment_intents.update_async(
+            intent_id, params={"payment_method": payment_method}
+        )
+        return await self.client.v1.payment_intents.confirm_async(intent_id)
+
     async def intent(self, intent_id: str) -> Any:
         return await self.client.v1.payment_intents.retrieve_async(
             intent_id, params={"expand": ["latest_charge"]}

@@ -14,6 +14,7 @@ from app.graphql.types.payment import PaymentDeclined
 from app.graphql.types.reservation import EvseNotFound, EvseUnavailable
 from app.services import command_outcomes, commands, payments
 from app.services.command_runner import CommandRunner
+from app.services.payments_holds import check_hold_amount
 from app.services.payments_results import PaymentDeclined as Declined
 
 
@@ -37,6 +38,13 @@ class StartSessionInput:
     )
     energy_kwh: float | None = strawberry.field(
         default=None, description="The energy the driver wants, kWh (more than 0, at most 1000)."
+    )
+    max_amount_minor: int | None = strawberry.field(
+        default=None,
+        description="The driver's own cap, minor units of the tariff's currency (100 to "
+        "100000): the hold placed before the start. Default: the operator's hold for the "
+        "tariff or location, else the network default. A price above the hold is captured "
+        "up to it and the remainder charged off-session.",
     )
 
 
@@ -72,6 +80,11 @@ async def start_session(info: Info, input: StartSessionInput) -> StartSessionRes
     if evse_key is None:
         return EvseNotFound(message=f"evseId {input.evse_id!r} is not an Evse id")
     energy_wh = round(input.energy_kwh * 1000) if input.energy_kwh is not None else None
+    if input.max_amount_minor is not None:
+        try:
+            check_hold_amount(input.max_amount_minor, name="maxAmountMinor")
+        except InvalidInput as exc:
+            return InvalidStartSessionInput(message=str(exc))
     context = info.context
     try:
         requested = await commands.request_start(
@@ -100,6 +113,7 @@ async def start_session(info: Info, input: StartSessionInput) -> StartSessionRes
             command_id=requested.command.id,
             amount_minor=context.settings.payment_hold_amount_minor,
             payment_method_id=str(input.payment_method_id) if input.payment_method_id else None,
+            driver_cap_minor=input.max_amount_minor,
         )
         if isinstance(held, Declined):
             return PaymentDeclined(message=held.message)
