@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import prometheus_client
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -117,6 +118,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         poll_interval_s=settings.leader_poll_interval_s,
         singletons=singletons,
     )
+    prometheus_client.Gauge(
+        "chargenet_leader",
+        "1 while this instance leads (runs the scheduler, health monitor, reconciler, expiry).",
+        registry=metrics.registry,
+    ).set_function(lambda: 1.0 if leadership.is_leader else 0.0)
     runtime = Runtime(
         settings, engine, session_factory, bus, registry, ocpp, tokens, commands,
         payments=payments, reconciler=reconciler, leadership=leadership,

@@ -3,7 +3,7 @@
 import json
 from datetime import timedelta
 
-from cross_web import AsyncHTTPRequestAdapter, BaseRequestProtocol
+from cross_web import AsyncHTTPRequestAdapter
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -164,12 +164,6 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             return {"type": "http.request", "body": body, "more_body": False}
 
         await super().__call__(scope, replay, send)
-
-    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
-        """A GET naming a document (trusted documents) is an operation, not a page view."""
-        params = request.query_params
-        named = params.get("documentId") is not None or params.get("extensions") is not None
-        return not named and super().should_render_graphql_ide(request)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

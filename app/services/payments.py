@@ -93,7 +93,7 @@ async def list_payment_methods(
     return [SavedPaymentMethod(card, card.payment_method_id == default) for card in cards]
 
 
-async def _own_method(
+async def own_method(
     session_factory: SessionFactory, gateway: PaymentGateway, driver_id: int, method_id: str
 ) -> StripeCustomer:
     """The driver's customer, if `method_id` is attached to it; NotFound otherwise (no leak)."""
@@ -115,7 +115,7 @@ async def set_default_payment_method(
     payment_method_id: str,
 ) -> None:
     gateway = _configured(gateway)
-    await _own_method(session_factory, gateway, driver_id, payment_method_id)
+    await own_method(session_factory, gateway, driver_id, payment_method_id)
     async with session_factory() as db:
         customer = await db.get(StripeCustomer, driver_id)
         assert customer is not None
@@ -131,7 +131,7 @@ async def remove_payment_method(
     payment_method_id: str,
 ) -> None:
     gateway = _configured(gateway)
-    await _own_method(session_factory, gateway, driver_id, payment_method_id)
+    await own_method(session_factory, gateway, driver_id, payment_method_id)
     await gateway.detach_payment_method(payment_method_id=payment_method_id)
     async with session_factory() as db:
         customer = await db.get(StripeCustomer, driver_id)
@@ -152,7 +152,7 @@ async def _chosen_method(
         session_factory=session_factory, gateway=gateway, driver_id=driver_id
     )
     if payment_method_id is not None:
-        await _own_method(session_factory, gateway, driver_id, payment_method_id)
+        await own_method(session_factory, gateway, driver_id, payment_method_id)
         return customer, payment_method_id
     if customer.default_payment_method_id is not None:
         return customer, customer.default_payment_method_id

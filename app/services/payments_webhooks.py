@@ -22,6 +22,7 @@ from app.db.models.payment import (
     StripeCustomer,
     StripeEvent,
 )
+from app.services import memberships
 from app.services.payments_ledger import record, recorded
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,12 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.canceled": _canceled,
     "setup_intent.succeeded": _setup_succeeded,
     "charge.refunded": _refunded,
+    "customer.subscription.created": memberships.subscription_changed,
+    "customer.subscription.updated": memberships.subscription_changed,
+    "customer.subscription.deleted": memberships.subscription_changed,
+    "invoice.paid": memberships.invoice_paid,
+    "invoice.payment_succeeded": memberships.invoice_paid,  # what localstripe sends
+    "invoice.payment_failed": memberships.invoice_failed,
 }
 
 

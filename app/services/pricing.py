@@ -23,6 +23,7 @@ from app.domain.tariffs import (
     estimate_cost,
     price_session,
 )
+from app.services.memberships_pricing import member_tariff
 from app.services.session_timeline import compact_periods, energy_samples, session_segments
 from app.services.tariffs import tariff_from_row
 
@@ -57,12 +58,16 @@ async def connector_tariff(
 
 
 async def attach_tariff(db: AsyncSession, session: ChargingSession) -> None:
-    """Fix the tariff a session is priced on: its connector's, at the moment it starts.
+    """Fix the tariff a session is priced on: its connector's, at the moment it starts (or
+    the plan's, for a driver with an active membership: `memberships_pricing`).
 
     `currency` doubles as the marker that this ran (it is set even without a tariff).
     """
     row = await connector_tariff(
         db, evse_id=session.evse_id, ocpp_connector_id=session.ocpp_connector_id
+    )
+    row = await member_tariff(
+        db, driver_id=session.driver_id, station_id=session.station_id, tariff=row
     )
     session.tariff_id = row.id if row is not None else None
     session.currency = row.currency if row is not None else DEFAULT_CURRENCY

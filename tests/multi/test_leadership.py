@@ -6,8 +6,10 @@ import uuid
 from types import TracebackType
 from typing import Self
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.applications import Starlette
 
 from app.db.engine import create_engine
 from app.services.leadership import Leadership, lock_key
@@ -112,3 +114,13 @@ def pg_url(database_url: str) -> str:
     if database_url.startswith("sqlite"):
         pytest.skip("advisory locks are PostgreSQL's: run with DATABASE_URL=postgresql+asyncpg://")
     return database_url
+
+
+async def test_a_single_instance_says_it_leads_in_readyz_and_metrics(app: Starlette) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        ready = (await http.get("/readyz")).json()
+        metrics = (await http.get("/metrics")).text
+    assert ready["leader"] is True
+    assert ready["instance_id"]
+    assert "chargenet_leader 1.0" in metrics.splitlines()
