@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import prometheus_client
 import sqlalchemy as sa
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -80,6 +81,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         active_subscriptions=lambda: ActiveSubscriptions.active,
     )
     ocpp.message_log.observers.append(metrics.observe_frame)
+    ocpp_refused = Counter(
+        "chargenet_ocpp_refused",
+        "OCPP handshakes and messages refused by a limit, by reason (lockout, rate_limit).",
+        ["reason"],
+        registry=metrics.registry,
+    )
+    ocpp.refusal_observers.append(lambda reason: ocpp_refused.labels(reason).inc())
     payments = StripeGateway(settings) if settings.stripe_secret_key else None
     rate_limiter = RateLimiter.from_settings(settings)
     graphql_app = create_graphql_app(

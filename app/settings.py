@@ -51,6 +51,26 @@ class Settings(BaseSettings):
     ocpp_call_timeout_s: float = Field(default=30.0, gt=0)
     ocpp_max_frame_bytes: int = Field(default=65_536, ge=1024)
     ocpp_message_log_retention_days: int = Field(default=30, ge=1)
+    # OCPP hardening: handshake lockout, per-station message rate, password rotation.
+    ocpp_auth_max_failures: int = Field(
+        default=5, ge=1, description="failed handshakes (per address, per station id) that lock"
+    )
+    ocpp_auth_failure_window_s: float = Field(
+        default=300.0, gt=0, description="the window the failures are counted in"
+    )
+    ocpp_auth_lockout_s: float = Field(
+        default=60.0, gt=0, description="first lockout; each further one doubles"
+    )
+    ocpp_auth_lockout_max_s: float = Field(default=3600.0, gt=0)
+    ocpp_rate_limit_per_s: float = Field(
+        default=20.0, gt=0, description="sustained CALLs a second one station may send"
+    )
+    ocpp_rate_limit_burst: int = Field(default=100, ge=1, description="CALLs above the rate")
+    ocpp_password_grace_s: int = Field(
+        default=86_400,
+        ge=60,
+        description="how long a station's previous password stays valid after a rotation",
+    )
     remote_command_window_s: float = Field(
         default=60.0,
         gt=0,

@@ -1,7 +1,7 @@
 """remote operations: firmware updates, diagnostics uploads, station configuration
 
 Revision ID: 6121fa8801e4
-Revises: 953ba8efa545
+Revises: c7a1e0d2b9f3
 Create Date: 2026-11-26 23:52:45.498723+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision: str = "6121fa8801e4"
-down_revision: str | None = "953ba8efa545"
+down_revision: str | None = "c7a1e0d2b9f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

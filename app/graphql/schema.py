@@ -33,6 +33,7 @@ from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
 from app.graphql.mutations.resolve_alert import ResolveAlertMutation
 from app.graphql.mutations.revoke_api_key import RevokeApiKeyMutation
+from app.graphql.mutations.rotate_station_password import RotateStationPasswordMutation
 from app.graphql.mutations.set_capacity_limit import SetCapacityLimitMutation
 from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
@@ -141,6 +142,7 @@ class Mutation(
     CreateMembershipPlanMutation,
     SubscribeToPlanMutation,
     CancelSubscriptionMutation,
+    RotateStationPasswordMutation,
 ):
     pass
 

@@ -8,11 +8,18 @@ from typing import Any
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.domain.commands import CommandOutcome, CommandStatus, StationCommand
+from app.domain.commands import (
+    CommandOutcome,
+    CommandStatus,
+    SetStationPassword,
+    StationCommand,
+)
 from app.domain.enums import MessageDirection, MessageKind, OcppVersion
-from app.ocpp.base import CsmsRouting, HandlerContext
+from app.ocpp.base import CsmsRouting, HandlerContext, callerror_frame
 from app.ocpp.framing import FrameError, parse_frame, peek
+from app.ocpp.limits import TokenBucket
 from app.ocpp.message_log import MessageLogWriter
+from app.ocpp.redaction import redact
 from app.ocpp.v16 import handlers as v16_handlers
 from app.ocpp.v16 import mapping as v16_mapping
 from app.ocpp.v201 import handlers as v201_handlers
@@ -30,6 +37,10 @@ _COMMANDS: dict[
 ] = {
     OcppVersion.V16: (v16_mapping.command_payload, v16_mapping.command_outcome),
     OcppVersion.V201: (v201_mapping.command_payload, v201_mapping.command_outcome),
+}
+_PASSWORD: dict[OcppVersion, tuple[Callable[[str], Any], Callable[[Any], CommandOutcome]]] = {
+    OcppVersion.V16: (v16_mapping.password_payload, v16_mapping.password_outcome),
+    OcppVersion.V201: (v201_mapping.password_payload, v201_mapping.password_outcome),
 }
 # The caller's timeout bounds each call (`send_command`); the package's own is only a backstop.
 _PACKAGE_TIMEOUT_S = 24 * 3600.0
@@ -50,8 +61,12 @@ class StationConnection:
         version: OcppVersion,
         context: HandlerContext,
         message_log: MessageLogWriter,
+        rate_limit: TokenBucket | None = None,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self.websocket = websocket
+        self._rate_limit = rate_limit
+        self._on_refused = on_refused
         self.station_id = station_id
         self.version = version
         self._message_log = message_log
@@ -74,7 +89,7 @@ class StationConnection:
                 station_id=self.station_id,
                 direction=direction,
                 kind=kind,
-                payload=text,
+                payload=redact(text),
                 unique_id=unique_id,
                 action=action,
                 error_code=error_code,
@@ -113,7 +128,31 @@ class StationConnection:
             action = self._actions.pop(message.unique_id, None)
         error_code = second if kind == MessageKind.CALLERROR else None
         self._log(MessageDirection.INBOUND, text, kind, message.unique_id, action, error_code)
+        if message.message_type_id == 2 and self._rate_limit is not None:
+            wait_s = self._rate_limit.take()
+            if wait_s > 0:
+                await self._refuse_over_rate(message.unique_id, wait_s)
+                return
         await self.charge_point.dispatch(message)
+
+    async def _refuse_over_rate(self, unique_id: str, wait_s: float) -> None:
+        """Answer a CALL over the station's message rate without handling it.
+
+        OCPP-J has no "busy" code in 1.6 or 2.0.1: GenericError with a description that says
+        so. A transaction message refused this way is retried by the station (1.6 §4.10,
+        2.0.1 E.Transactions: a CALLERROR counts as a failed attempt), so nothing is lost.
+        """
+        assert self._rate_limit is not None
+        if self._on_refused is not None:
+            self._on_refused("rate_limit")
+        log.warning("station %s: over its message rate; refused %s", self.station_id, unique_id)
+        description = (
+            f"rate limit exceeded: at most {self._rate_limit.rate_per_s:g} messages/s "
+            f"(burst {self._rate_limit.burst}); retry in {wait_s:.1f} s"
+        )
+        await self.send(
+            callerror_frame(unique_id, "GenericError", description, {"retryAfterS": wait_s})
+        )
 
     async def serve(self) -> None:
         """Handle frames until the station disconnects."""
@@ -127,7 +166,9 @@ class StationConnection:
             try:
                 await self.handle_frame(text)
             except Exception:  # loop top: one bad frame must not end the connection
-                log.exception("station %s: unhandled error on frame %.200r", self.station_id, text)
+                log.exception(
+                    "station %s: unhandled error on frame %.200r", self.station_id, redact(text)
+                )
 
     async def close(self, *, code: int = 1000, reason: str = "") -> None:
         if self.websocket.application_state != WebSocketState.DISCONNECTED:
@@ -140,8 +181,12 @@ class StationConnection:
 
     async def send_command(self, command: StationCommand, *, timeout_s: float) -> CommandOutcome:
         """Send `command` as this version's CALL and map the answer (TIMEOUT if none in time)."""
-        to_payload, to_outcome = _COMMANDS[self.version]
-        payload = to_payload(command)
+        if isinstance(command, SetStationPassword):
+            make_payload, to_outcome = _PASSWORD[self.version]
+            payload = make_payload(command.password)
+        else:
+            to_payload, to_outcome = _COMMANDS[self.version]
+            payload = to_payload(command)
         try:
             async with asyncio.timeout(timeout_s):
                 result = await self.charge_point.call(payload, suppress=False)

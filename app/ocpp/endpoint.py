@@ -2,7 +2,7 @@
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -17,7 +17,15 @@ from app.events import EventBus
 from app.ocpp.auth import StationAuthenticator
 from app.ocpp.base import HandlerContext
 from app.ocpp.connection import StationConnection
+from app.ocpp.limits import (
+    FailureStore,
+    InMemoryFailureStore,
+    LockoutPolicy,
+    TokenBucket,
+    retry_after_header,
+)
 from app.ocpp.message_log import MessageLogWriter
+from app.ocpp.redaction import install_log_filter
 from app.ocpp.registry import StationRegistry
 from app.services import stations
 from app.settings import Settings
@@ -28,6 +36,7 @@ log = logging.getLogger(__name__)
 SUPPORTED_VERSIONS = (OcppVersion.V201, OcppVersion.V16)
 _STATION_ID = re.compile(r"^[A-Za-z0-9*\-_.:+|@]{1,48}$")
 CLOSE_PROTOCOL_ERROR = 1002
+_MAX_BUCKETS = 200_000  # rate-limit state kept for this many stations, least recent dropped
 
 
 def negotiate(offered: Sequence[str]) -> OcppVersion | None:
@@ -48,15 +57,30 @@ class OcppServer:
         session_factory: SessionFactory,
         bus: EventBus,
         registry: StationRegistry,
+        failures: FailureStore | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self._session_factory = session_factory
         self._bus = bus
         self.message_log = MessageLogWriter(session_factory=session_factory)
-        self.authenticator = StationAuthenticator(
-            session_factory=session_factory, allow_unknown=settings.ocpp_allow_unknown_stations
+        install_log_filter()  # the `ocpp` package logs raw frames: keep passwords out
+        self.failures: FailureStore = failures or InMemoryFailureStore(
+            LockoutPolicy(
+                max_failures=settings.ocpp_auth_max_failures,
+                window_s=settings.ocpp_auth_failure_window_s,
+                lockout_s=settings.ocpp_auth_lockout_s,
+                max_lockout_s=settings.ocpp_auth_lockout_max_s,
+            )
         )
+        self.authenticator = StationAuthenticator(
+            session_factory=session_factory,
+            allow_unknown=settings.ocpp_allow_unknown_stations,
+            failures=self.failures,
+        )
+        # Called with the reason ("lockout", "rate_limit") of every refusal (metrics).
+        self.refusal_observers: list[Callable[[str], None]] = []
+        self._buckets: dict[str, TokenBucket] = {}
         self._context = HandlerContext(
             session_factory=session_factory,
             bus=bus,
@@ -84,7 +108,20 @@ class OcppServer:
             await self._deny(websocket, PlainTextResponse("invalid station id", status_code=400))
             return
         authorization = websocket.headers.get("authorization")
-        if not await self.authenticator.authenticate(station_id, authorization):
+        address = websocket.client.host if websocket.client else "unknown"
+        decision = await self.authenticator.check(station_id, authorization, address)
+        if decision.retry_after_s > 0:
+            self._refused("lockout")
+            await self._deny(
+                websocket,
+                PlainTextResponse(
+                    "too many failed handshakes: try again later",
+                    status_code=429,
+                    headers={"Retry-After": retry_after_header(decision.retry_after_s)},
+                ),
+            )
+            return
+        if not decision.ok:
             await self._deny(
                 websocket,
                 PlainTextResponse(
@@ -103,6 +140,23 @@ class OcppServer:
         await websocket.accept(subprotocol=version.value)
         await self._serve(websocket, station_id, version)
 
+    def _bucket(self, station_id: str) -> TokenBucket:
+        """The station's token bucket, kept across reconnects (reconnecting refills nothing)."""
+        bucket = self._buckets.pop(station_id, None)
+        if bucket is None:
+            bucket = TokenBucket(
+                rate_per_s=self.settings.ocpp_rate_limit_per_s,
+                burst=self.settings.ocpp_rate_limit_burst,
+            )
+            if len(self._buckets) >= _MAX_BUCKETS:
+                self._buckets.pop(next(iter(self._buckets)))
+        self._buckets[station_id] = bucket  # most recent last
+        return bucket
+
+    def _refused(self, reason: str) -> None:
+        for observe in self.refusal_observers:
+            observe(reason)
+
     async def _deny(self, websocket: WebSocket, response: Response) -> None:
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
             await websocket.send_denial_response(response)
@@ -116,6 +170,8 @@ class OcppServer:
             version=version,
             context=self._context,
             message_log=self.message_log,
+            rate_limit=self._bucket(station_id),
+            on_refused=self._refused,
         )
         previous = await self.registry.attach(connection)
         if previous is not None:

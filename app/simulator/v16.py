@@ -5,6 +5,7 @@ from typing import Any
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
+from app.simulator import credentials
 from app.simulator.frames import STOP_REASONS_16, now_iso, sampled_values_16
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
@@ -121,6 +122,8 @@ class SimulatedStation16(SimulatedStation):
                 self.queue_meter_values(number, "Trigger")
 
     def change_configuration(self, key: str, value: str) -> str:
+        if key == credentials.AUTHORIZATION_KEY:  # write-only: never in `configuration`
+            return credentials.accept_password(self, value)
         if key not in self.configuration:
             return "NotSupported"
         if key in READ_ONLY:

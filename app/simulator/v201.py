@@ -5,6 +5,7 @@ from typing import Any
 from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
+from app.simulator import credentials
 from app.simulator.frames import STOP_REASONS_201, meter_value_201, now_iso
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
@@ -137,6 +138,8 @@ class SimulatedStation201(SimulatedStation):
 
     def set_variable(self, component: str, variable: str, value: str) -> str:
         key = (component, variable)
+        if key == credentials.BASIC_AUTH_PASSWORD:  # write-only: never in `variables`
+            return credentials.accept_password(self, value)
         if key not in self.variables:
             known = any(c == component for c, _ in self.variables)
             return "UnknownVariable" if known else "UnknownComponent"

@@ -25,6 +25,12 @@ class ChargingStation(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=48)
     location_id: int | None = Field(default=None, foreign_key="location.id", index=True)
     password_hash: str | None = Field(default=None, max_length=255)
+    # Password rotation (app.services.station_credentials): the password sent to the station
+    # whose acceptance is unconfirmed, and the one it replaced, each valid until its expiry.
+    next_password_hash: str | None = Field(default=None, max_length=255)
+    next_password_expires_at: datetime | None = Field(default=None, sa_column=utc_column())
+    previous_password_hash: str | None = Field(default=None, max_length=255)
+    previous_password_expires_at: datetime | None = Field(default=None, sa_column=utc_column())
     vendor: str | None = Field(default=None, max_length=50)
     model: str | None = Field(default=None, max_length=50)
     serial_number: str | None = Field(default=None, max_length=50)

@@ -256,3 +256,24 @@ def _configuration(result: Any) -> dict[str, Any]:
         "configuration": entries,
         "unknown_keys": result.unknown_key or [],
     }
+
+
+# -- station credentials: password rotation (OCPP 1.6 security whitepaper, AuthorizationKey) --
+
+AUTHORIZATION_KEY = "AuthorizationKey"
+# RebootRequired: the station takes the password only after a reboot, so it is not yet in use.
+_PASSWORD_ANSWERS = {
+    "Accepted": CommandStatus.ACCEPTED,
+    "Rejected": CommandStatus.REJECTED,
+    "NotSupported": CommandStatus.NOT_SUPPORTED,
+}
+
+
+def password_payload(password: str) -> Any:
+    """The new Basic-auth password goes in the write-only AuthorizationKey."""
+    return call.ChangeConfiguration(key=AUTHORIZATION_KEY, value=password)
+
+
+def password_outcome(result: Any) -> CommandOutcome:
+    status = str(getattr(result, "status", ""))
+    return CommandOutcome(_PASSWORD_ANSWERS.get(status, CommandStatus.FAILED), {"status": status})

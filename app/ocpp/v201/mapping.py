@@ -283,3 +283,38 @@ def _variables(results: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     unknown = [_key(item) for item in results if item.get("attribute_status") != "Accepted"]
     return {"status": "Accepted", "configuration": known, "unknown_keys": unknown}
+
+
+# -- station credentials: password rotation (2.0.1 A01, SecurityCtrlr.BasicAuthPassword) -------
+
+SECURITY_CTRLR = "SecurityCtrlr"
+BASIC_AUTH_PASSWORD = "BasicAuthPassword"  # noqa: S105  (a variable name)
+# RebootRequired: the station takes the password only after a reboot, so it is not yet in use.
+_PASSWORD_ANSWERS = {
+    "Accepted": CommandStatus.ACCEPTED,
+    "Rejected": CommandStatus.REJECTED,
+    "UnknownComponent": CommandStatus.NOT_SUPPORTED,
+    "UnknownVariable": CommandStatus.NOT_SUPPORTED,
+    "NotSupportedAttributeType": CommandStatus.NOT_SUPPORTED,
+}
+
+
+def password_payload(password: str) -> Any:
+    """The new Basic-auth password, as the one SetVariables of SecurityCtrlr.BasicAuthPassword."""
+    return call.SetVariables(
+        set_variable_data=[
+            {
+                "attribute_value": password,
+                "component": {"name": SECURITY_CTRLR},
+                "variable": {"name": BASIC_AUTH_PASSWORD},
+            }
+        ]
+    )
+
+
+def password_outcome(result: Any) -> CommandOutcome:
+    """The attributeStatus of the one SetVariableResult."""
+    results = getattr(result, "set_variable_result", None) or [{}]
+    first = results[0] if isinstance(results[0], dict) else {}
+    status = str(first.get("attribute_status", ""))
+    return CommandOutcome(_PASSWORD_ANSWERS.get(status, CommandStatus.FAILED), {"status": status})
