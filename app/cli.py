@@ -1,7 +1,8 @@
-"""The `chargenet` command: serve, migrate, seed, simulate, stations, locations."""
+"""The `chargenet` command: serve, migrate, seed, simulate, stations, locations, documents."""
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -139,6 +140,18 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a trusted-documents manifest ({sha256: document}) for GRAPHQL_TRUSTED_DOCUMENTS.
+
+    Each file holds one document, hashed exactly as written: the app must send the same text
+    (or just its hash)."""
+    from app.graphql.trusted_documents import build_manifest
+
+    documents = [Path(name).read_text(encoding="utf-8") for name in args.files]
+    print(json.dumps(build_manifest(documents), indent=2, sort_keys=True))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import create_app
 
@@ -272,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     loc_add.add_argument("--time-zone", default="UTC")
     loc_sub.add_parser("list")
     locations.set_defaults(handler=cmd_locations)
+
+    documents = sub.add_parser("documents", help="trusted documents (GRAPHQL_TRUSTED_DOCUMENTS)")
+    doc_sub = documents.add_subparsers(dest="action", required=True)
+    doc_hash = doc_sub.add_parser("hash", help="print the manifest of these .graphql files")
+    doc_hash.add_argument("files", nargs="+", metavar="FILE.graphql")
+    documents.set_defaults(handler=cmd_documents)
     return parser
 
 

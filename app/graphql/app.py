@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
@@ -164,6 +165,12 @@ class ChargenetGraphQL(GraphQL[Context, None]):
             return {"type": "http.request", "body": body, "more_body": False}
 
         await super().__call__(scope, replay, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """A GET naming a document (trusted documents) is an operation, not a page view."""
+        params = request.query_params
+        named = params.get("documentId") is not None or params.get("extensions") is not None
+        return not named and super().should_render_graphql_ide(request)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
