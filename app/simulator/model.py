@@ -187,3 +187,8 @@ class OperationsState:
     report_after_boot: Callable[[], Awaitable[None]] | None = None
     cache_clears: int = 0
     uploads: int = 0
+    # the last status notification of each kind, and its 2.0.1 requestId (TriggerMessage resends)
+    firmware_status: str = "Idle"
+    firmware_request_id: int | None = None
+    upload_status: str = "Idle"
+    upload_request_id: int | None = None

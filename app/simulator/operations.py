@@ -58,6 +58,11 @@ async def _notify(
     station: SimulatedStation, kind: str, status: str, request_id: int | None
 ) -> None:
     """FirmwareStatusNotification or the upload's notification, in the station's protocol."""
+    state = station.operations
+    if kind == "firmware":
+        state.firmware_status, state.firmware_request_id = status, request_id
+    else:
+        state.upload_status, state.upload_request_id = status, request_id
     payload: Any
     if station.protocol == "1.6":
         payload = (
@@ -73,6 +78,18 @@ async def _notify(
         await station.call(payload)
     except (*LINK_ERRORS, OCPPError) as exc:
         log.info("%s: %s %s not sent: %r", station.station_id, kind, status, exc)
+
+
+async def report_status(station: SimulatedStation, kind: str) -> None:
+    """TriggerMessage of a firmware or upload status: the one in progress, else Idle."""
+    state = station.operations
+    if kind == "firmware":
+        status, request_id = state.firmware_status, state.firmware_request_id
+        done = status in ("Installed", "DownloadFailed", "InstallationFailed")
+    else:
+        status, request_id = state.upload_status, state.upload_request_id
+        done = status in ("Uploaded", "UploadFailed", "UploadFailure")
+    await _notify(station, kind, "Idle" if done else status, None if done else request_id)
 
 
 async def update_firmware(

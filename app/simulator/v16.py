@@ -5,15 +5,22 @@ from typing import Any
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
-from app.simulator import credentials
+from app.simulator import credentials, operations
 from app.simulator.frames import STOP_REASONS_16, now_iso, sampled_values_16
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
-from app.simulator.reservations import ReservationHandlers16
 from app.simulator.operations import OperationHandlers16
+from app.simulator.reservations import ReservationHandlers16
 from app.simulator.station import SimulatedStation
 
-TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
+TRIGGERABLE = (
+    "BootNotification",
+    "Heartbeat",
+    "StatusNotification",
+    "MeterValues",
+    "FirmwareStatusNotification",
+    "DiagnosticsStatusNotification",
+)
 READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles"}
 
 
@@ -120,6 +127,10 @@ class SimulatedStation16(SimulatedStation):
         elif message == "MeterValues":
             for number in evses:
                 self.queue_meter_values(number, "Trigger")
+        elif message == "FirmwareStatusNotification":
+            await operations.report_status(self, "firmware")
+        elif message == "DiagnosticsStatusNotification":
+            await operations.report_status(self, "upload")
 
     def change_configuration(self, key: str, value: str) -> str:
         if key == credentials.AUTHORIZATION_KEY:  # write-only: never in `configuration`

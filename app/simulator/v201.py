@@ -5,12 +5,12 @@ from typing import Any
 from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
-from app.simulator import credentials
+from app.simulator import credentials, operations
 from app.simulator.frames import STOP_REASONS_201, meter_value_201, now_iso
 from app.simulator.link import Outgoing, after, on
 from app.simulator.model import EvseState, Sample, Transaction, profile_limit_w
-from app.simulator.reservations import ReservationHandlers201
 from app.simulator.operations import OperationHandlers201
+from app.simulator.reservations import ReservationHandlers201
 from app.simulator.station import SimulatedStation
 
 TRIGGERABLE = (
@@ -19,6 +19,8 @@ TRIGGERABLE = (
     "StatusNotification",
     "MeterValues",
     "TransactionEvent",
+    "FirmwareStatusNotification",
+    "LogStatusNotification",
 )
 
 
@@ -135,6 +137,10 @@ class SimulatedStation201(SimulatedStation):
             for number in evses:
                 if message == "MeterValues" or self.evses[number].transaction is not None:
                     self.queue_meter_values(number, "Trigger")
+        elif message == "FirmwareStatusNotification":
+            await operations.report_status(self, "firmware")
+        elif message == "LogStatusNotification":
+            await operations.report_status(self, "upload")
 
     def set_variable(self, component: str, variable: str, value: str) -> str:
         key = (component, variable)

@@ -22,7 +22,7 @@ from app.db.models import (
     RemoteCommand,
     StationBoot,
 )
-from app.domain.enums import EvseStatus, MessageDirection
+from app.domain.enums import EvseStatus, MessageDirection, MessageKind
 from app.events import topics
 from app.graphql.types import node
 from app.simulator.station import SimulatedStation
@@ -330,9 +330,38 @@ async def test_trigger_message_and_clear_cache_are_answered(site: Site, protocol
         async with asyncio.timeout(10):
             event = (await statuses.get())[1]  # the StatusNotification it sent
         assert event["evse_uid"] == f"{site.station_id}*1"
+    arrived = asyncio.Event()
+    runtime.ocpp.message_log.observers.append(
+        lambda frame: arrived.set() if frame.action == "FirmwareStatusNotification" else None
+    )
+    firmware = await operate(
+        site, "triggerMessage", "stationId: $station, message: FIRMWARE_STATUS_NOTIFICATION",
+        station=site.station_gid,
+    )  # fmt: skip
+    assert (await outcome(site, firmware["commandId"]))[-1]["status"] == "ACCEPTED"
+    async with asyncio.timeout(10):
+        await arrived.wait()
+    [payload] = await _inbound(site, "FirmwareStatusNotification")
+    assert '"Idle"' in payload
     cleared = await operate(site, "clearCache", "stationId: $station", station=site.station_gid)
     assert (await outcome(site, cleared["commandId"]))[-1]["status"] == "ACCEPTED"
     assert site.charger.operations.cache_clears == 1
+
+
+async def _inbound(site: Site, action: str) -> list[str]:
+    """Payloads of the CALLs with `action` the station sent, as logged (after a flush)."""
+    runtime = site.server.runtime
+    await runtime.ocpp.message_log.flush()
+    async with runtime.session_factory() as db:
+        rows = await db.exec(
+            select(OcppMessageLog.payload).where(
+                OcppMessageLog.station_id == site.station_id,
+                OcppMessageLog.action == action,
+                OcppMessageLog.direction == MessageDirection.INBOUND,
+                OcppMessageLog.kind == MessageKind.CALL,
+            )
+        )
+        return list(rows.all())
 
 
 @pytest.mark.parametrize("protocol", ["1.6"], ids=["ocpp16"])
