@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from tests.conftest import ROOT
 
 READY = "chargenet ready"
-START_TIMEOUT_S = 30.0  # importing the app on a loaded 2-core machine takes a few seconds
+START_TIMEOUT_S = 120.0  # importing the app takes seconds, minutes on a loaded shared machine
 
 
 def free_port() -> int:
@@ -75,7 +75,7 @@ class Instance:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                async with asyncio.timeout(15):
+                async with asyncio.timeout(8):  # then SIGKILL: teardown must not hang
                     await self.process.wait()
             except TimeoutError:
                 self.process.kill()

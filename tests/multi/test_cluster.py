@@ -1,9 +1,13 @@
-"""Two chargenet processes on one PostgreSQL and one Redis act as one system: commands cross
-instances, events reach subscribers on either, a charger may move between them."""
+"""Three chargenet processes on one PostgreSQL and one Redis act as one system: commands cross
+instances, events reach subscribers on any, a charger may move between them, and when the
+leader dies (SIGKILL) another takes over the scheduler, whose profiles reach the charger
+through Redis."""
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from gql import Client, GraphQLRequest
@@ -12,7 +16,10 @@ from redis.asyncio import Redis
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation
+from app.db.models.capacity import CapacityNodeKind, PhaseWiring
 from app.services.auth import TokenService
+from app.services.capacity import create_node
+from app.simulator import SimulatedStation
 from tests.factories import make_location
 from tests.graphql.conftest import global_id
 from tests.multi.cluster import Instance, cluster
@@ -29,6 +36,7 @@ from tests.reservation_builders import bearer, make_driver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
+NAMES = ("A", "B", "C")  # started together: any one of them may win the election
 WATCH = """
 subscription W($ids: [ID!]!) { evseStatusChanged(locationIds: $ids) { stationIdentity status } }
 """
@@ -38,7 +46,7 @@ subscription W($ids: [ID!]!) { evseStatusChanged(locationIds: $ids) { stationIde
 async def nodes(
     env: dict[str, str], db: SessionFactory
 ) -> AsyncIterator[Callable[[str], Instance]]:
-    async with cluster(["A", "B"], env) as node:
+    async with cluster(NAMES, env) as node:
         yield node
 
 
@@ -71,7 +79,7 @@ async def test_a_subscriber_on_b_sees_the_status_of_a_charger_on_a(
     assert location.id is not None
     await provision(db, "XV-0001", location=location)
     channel = f"{redis_prefix}events:location.{location.id}.evse-status"
-    transport = WebsocketsTransport(url=f"{b.ws_url}/graphql")
+    transport = WebsocketsTransport(url=f"{b.ws_url}/graphql", close_timeout=2)
     ids = [global_id("Location", location.id)]
     async with (
         online(charger(a, "XV-0001")) as station,
@@ -131,3 +139,78 @@ async def test_a_charger_that_reconnects_from_a_to_b_still_gets_commands_sent_to
         await station.start_transaction(1, request.token, remote_start_id=request.remote_start_id)
         assert (await results)[-1] == "ACCEPTED"
     assert await counts(db, "XR-0001") == (1, 1)
+
+
+class Profiles:
+    """The SetChargingProfile CALLs a simulated charger received, as they arrive."""
+
+    def __init__(self, station: SimulatedStation) -> None:
+        self.arrived: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        record = station.answered
+
+        def answered(action: str, payload: dict[str, Any]) -> None:
+            record(action, payload)
+            if action == "SetChargingProfile":
+                self.arrived.put_nowait(payload)
+
+        station.answered = answered  # type: ignore[method-assign]
+
+    async def next(self) -> dict[str, Any]:
+        async with asyncio.timeout(20):
+            return await self.arrived.get()
+
+
+async def managed_site(db: SessionFactory, station_id: str) -> None:
+    """Grid 63 A -> circuit 16 A -> the station -> its one three-phase EVSE."""
+    location = await make_location(db)
+    evse_id = await provision(db, station_id, location=location)
+    grid = await create_node(
+        session_factory=db, name="grid", kind=CapacityNodeKind.GRID,
+        location_id=location.id, limit_a=63.0,
+    )  # fmt: skip
+    circuit = await create_node(
+        session_factory=db, name="circuit", kind=CapacityNodeKind.CIRCUIT,
+        parent_id=grid.id, limit_a=16.0,
+    )  # fmt: skip
+    station = await create_node(
+        session_factory=db, name="station", kind=CapacityNodeKind.STATION,
+        parent_id=circuit.id, station_id=station_id,
+    )  # fmt: skip
+    await create_node(
+        session_factory=db, name="evse", kind=CapacityNodeKind.EVSE,
+        parent_id=station.id, evse_id=evse_id, phases=PhaseWiring.L1L2L3,
+    )  # fmt: skip
+
+
+async def leader_flags(*instances: Instance) -> list[bool]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return [(await http.get(f"{i.http_url}/readyz")).json()["leader"] for i in instances]
+
+
+async def test_killing_the_leader_hands_the_scheduler_to_another_instance(
+    nodes: Callable[[str], Instance], db: SessionFactory
+) -> None:
+    """Last in this module: it kills an instance."""
+    everyone = [nodes(name) for name in NAMES]
+    flags = await leader_flags(*everyone)
+    assert sorted(flags) == [False, False, True]
+    leader = everyone[flags.index(True)]
+    holder, third = (i for i in everyone if i is not leader)
+    await managed_site(db, "XF-0001")
+    station = charger(holder, "XF-0001", protocol="1.6")
+    profiles = Profiles(station)
+    async with online(station):
+        # The leader's scheduler sends the safe default profile to a socket another holds.
+        first = await profiles.next()
+        assert first["cs_charging_profiles"]["charging_profile_purpose"] == "TxDefaultProfile"
+        marks = {i.name: len(i.lines) for i in (holder, third)}
+        leader.kill()
+        # A follower takes the lock once PostgreSQL ends the dead leader's session; its new
+        # scheduler starts from nothing and sends the default profile again.
+        second = await profiles.next()
+        assert second["cs_charging_profiles"] == first["cs_charging_profiles"]
+        flags = await leader_flags(holder, third)
+        assert sorted(flags) == [False, True]
+        new = holder if flags[0] else third
+        await new.wait_for_line(f"instance {new.name} is the leader", after=marks[new.name])
+        assert profiles.arrived.empty()  # one leader, one profile: nobody sent it twice
