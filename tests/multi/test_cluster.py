@@ -86,16 +86,19 @@ async def test_a_subscriber_on_b_sees_the_status_of_a_charger_on_a(
         asyncio.timeout(15),
         Client(transport=transport) as session,
     ):
-        first = asyncio.ensure_future(
-            anext(session.subscribe(GraphQLRequest(WATCH, variable_values={"ids": ids})))
-        )
+        stream = session.subscribe(GraphQLRequest(WATCH, variable_values={"ids": ids}))
+        first = asyncio.ensure_future(anext(stream))
         # B's subscription is live once B subscribed the channel on Redis. It lives in another
         # process: Redis's subscriber count is the one thing to watch (bounded by the timeout).
         while (await redis.pubsub_numsub(channel))[0][1] == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         await station.send_status(1, "Occupied")
         event = await first
+        await station.send_status(1, "Available")
+        following = await anext(stream)
     assert event["evseStatusChanged"] == {"stationIdentity": "XV-0001", "status": "CHARGING"}
+    # The next event is the next change: the first was delivered once, not once per instance.
+    assert following["evseStatusChanged"] == {"stationIdentity": "XV-0001", "status": "AVAILABLE"}
 
 
 async def test_a_second_connection_on_b_replaces_the_one_on_a_and_commands_via_a_reach_it(
