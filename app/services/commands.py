@@ -49,6 +49,8 @@ class CommandKind(StrEnum):
     CLEAR_CACHE = "CLEAR_CACHE"
     UPDATE_FIRMWARE = "UPDATE_FIRMWARE"
     UPLOAD_DIAGNOSTICS = "UPLOAD_DIAGNOSTICS"
+    # a new station password (operator API, app.services.station_credentials)
+    ROTATE_PASSWORD = "ROTATE_PASSWORD"  # noqa: S105  (a command kind, not a secret)
 
 
 class RemoteCommandStatus(StrEnum):

@@ -27,13 +27,19 @@ from app.domain.errors import Conflict, NotFound, StationNotConnected
 from app.events import EventBus
 from app.services import audit
 from app.services.alerts import OperatorScope
-from app.services.commands import LIVE, RemoteCommandStatus, command_event, command_topic
+from app.services.commands import (
+    LIVE,
+    CommandKind,
+    RemoteCommandStatus,
+    command_event,
+    command_topic,
+)
 from app.services.ports import StationCommander
 from app.services.security import hash_password
 
 log = logging.getLogger(__name__)
 
-ROTATE_PASSWORD = "ROTATE_PASSWORD"  # noqa: S105  (RemoteCommand.kind, not a secret)
+ROTATE_PASSWORD = CommandKind.ROTATE_PASSWORD
 PASSWORD_BYTES = 20  # 40 hex characters: inside OCPP's 16-40, printable, 160 bits
 
 
@@ -92,7 +98,8 @@ async def note_authenticated(
     """A station proved it holds `password_hash`: retire what it no longer needs.
 
     With the next password it has the new one (its Accepted was lost): promote it and drop the
-    old. With the current one while a previous exists: the rotation is complete.
+    old. With the current one while a previous exists: the rotation is complete. The current
+    one while a next is pending proves nothing: the station may not have applied it yet.
     """
     if role == PasswordRole.PREVIOUS:
         return
@@ -100,14 +107,15 @@ async def note_authenticated(
         station = await db.get(ChargingStation, station_id)
         if station is None:
             return
-        promoted = role == PasswordRole.NEXT and station.next_password_hash == password_hash
-        rotating = station.previous_password_hash or station.next_password_hash
-        current = role == PasswordRole.CURRENT and station.password_hash == password_hash
-        if not (promoted or (current and rotating)):
-            return
-        if promoted:
+        if role == PasswordRole.NEXT and station.next_password_hash == password_hash:
             station.password_hash = password_hash
-        station.next_password_hash = station.next_password_expires_at = None
+            station.next_password_hash = station.next_password_expires_at = None
+        elif not (
+            role == PasswordRole.CURRENT
+            and station.password_hash == password_hash
+            and station.previous_password_hash is not None
+        ):
+            return  # the current password while no rotation is complete: nothing to retire
         station.previous_password_hash = station.previous_password_expires_at = None
         await db.commit()
     log.info("station %s authenticated with its new password: rotation complete", station_id)
@@ -237,11 +245,10 @@ async def run_rotation(
         status = RemoteCommandStatus.TIMEOUT
     else:
         await _store(session_factory, station_id, new_hash, accepted=False, grace=grace)
-        status = (
-            RemoteCommandStatus.FAILED
-            if outcome.status == CommandStatus.FAILED
-            else RemoteCommandStatus.REJECTED
-        )
+        status = {
+            CommandStatus.FAILED: RemoteCommandStatus.FAILED,
+            CommandStatus.NOT_SUPPORTED: RemoteCommandStatus.NOT_SUPPORTED,
+        }.get(outcome.status, RemoteCommandStatus.REJECTED)
     await _finish(session_factory, bus, command_id, status, {"answer": outcome.detail})
     log.info("station %s password rotation %s: %s", station_id, command_id, status.value)
     return status

@@ -7,6 +7,7 @@ import strawberry
 
 from app.domain.errors import Conflict, NotFound
 from app.graphql.context import Info
+from app.graphql.mutations.remote_operation import station_key as node_station_key
 from app.graphql.permissions import IsOperatorAdmin, actor, operator_scope
 from app.services import station_credentials
 from app.services.commands import RemoteCommandStatus
@@ -14,7 +15,9 @@ from app.services.commands import RemoteCommandStatus
 
 @strawberry.input
 class RotateStationPasswordInput:
-    station_id: str = strawberry.field(description="The station's OCPP identity.")
+    station_id: strawberry.ID = strawberry.field(
+        description="Global id of the ChargingStation (as in the remote operations)."
+    )
 
 
 @strawberry.type(
@@ -48,11 +51,20 @@ RotateStationPasswordResult = Annotated[
 ]
 
 
+def _not_found(station_id: str) -> PasswordRotationRefused:
+    return PasswordRotationRefused(
+        reason=PasswordRotationRefusal.STATION_NOT_FOUND,
+        message=f"station {station_id[:80]!r} not found in your network",
+    )
+
+
 async def rotate_station_password(
     info: Info, input: RotateStationPasswordInput
 ) -> RotateStationPasswordResult:
     context = info.context
-    station_id = input.station_id[:48]
+    station_id = node_station_key(str(input.station_id))
+    if station_id is None:
+        return _not_found(input.station_id)
     try:
         command = await station_credentials.request_rotation(
             session_factory=context.session_factory,
@@ -62,10 +74,7 @@ async def rotate_station_password(
             connected=context.commander.is_connected,
         )
     except NotFound:
-        return PasswordRotationRefused(
-            reason=PasswordRotationRefusal.STATION_NOT_FOUND,
-            message=f"station {input.station_id[:60]!r} not found in your network",
-        )
+        return _not_found(input.station_id)
     except station_credentials.StationOffline as exc:
         return PasswordRotationRefused(
             reason=PasswordRotationRefusal.STATION_NOT_CONNECTED, message=str(exc)

@@ -261,9 +261,11 @@ def _configuration(result: Any) -> dict[str, Any]:
 # -- station credentials: password rotation (OCPP 1.6 security whitepaper, AuthorizationKey) --
 
 AUTHORIZATION_KEY = "AuthorizationKey"
-# RebootRequired: the station takes the password only after a reboot, so it is not yet in use.
+# RebootRequired: the station uses the password after its next reboot; until then the old one
+# stays valid (for the grace period), as after any accepted rotation.
 _PASSWORD_ANSWERS = {
     "Accepted": CommandStatus.ACCEPTED,
+    "RebootRequired": CommandStatus.ACCEPTED,
     "Rejected": CommandStatus.REJECTED,
     "NotSupported": CommandStatus.NOT_SUPPORTED,
 }

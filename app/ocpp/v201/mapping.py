@@ -289,9 +289,11 @@ def _variables(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 SECURITY_CTRLR = "SecurityCtrlr"
 BASIC_AUTH_PASSWORD = "BasicAuthPassword"  # noqa: S105  (a variable name)
-# RebootRequired: the station takes the password only after a reboot, so it is not yet in use.
+# RebootRequired: the station uses the password after its next reboot; until then the old one
+# stays valid (for the grace period), as after any accepted rotation.
 _PASSWORD_ANSWERS = {
     "Accepted": CommandStatus.ACCEPTED,
+    "RebootRequired": CommandStatus.ACCEPTED,
     "Rejected": CommandStatus.REJECTED,
     "UnknownComponent": CommandStatus.NOT_SUPPORTED,
     "UnknownVariable": CommandStatus.NOT_SUPPORTED,
