@@ -51,6 +51,7 @@ from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
 from app.graphql.queries.memberships import MembershipQueries
 from app.graphql.queries.node import NodeQueries
+from app.graphql.queries.payments import PaymentQueries
 from app.graphql.queries.pricing import PricingQueries
 from app.graphql.queries.uptime import UptimeQueries
 from app.graphql.subscriptions.alerts import AlertSubscriptions
@@ -109,6 +110,7 @@ class Query(
     AuditQueries,
     AdHocQueries,
     MembershipQueries,
+    PaymentQueries,
 ):
     pass
 

@@ -7,10 +7,11 @@ in the ledger once (`refund-<re_id>`, the step the `charge.refunded` webhook boo
 unknown outcome stays PENDING and the reconciler repeats it with the same keys.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
@@ -30,6 +31,7 @@ from app.services.payments_results import PaymentDeclined, Refunded
 from app.services.ports import PaymentGateway
 
 MAX_REQUEST_KEY = 64
+_CLAIM_ATTEMPTS = 10
 
 
 class NothingToRefund(Conflict):
@@ -73,6 +75,67 @@ async def _session_payment(
     return payment, found[1]
 
 
+async def _reserve(
+    session_factory: SessionFactory,
+    scope: OperatorScope,
+    actor: str,
+    session_id: int,
+    amount_minor: int | None,
+    reason: str,
+    request_key: str,
+) -> PaymentRefund | None:
+    """The refund for `request_key`: found, or reserved now; None when another refund of the
+    same payment committed meanwhile (the caller tries again)."""
+    async with session_factory() as db:
+        payment, operator_id = await _session_payment(db, scope, session_id)
+        assert payment.id is not None
+        statement = select(PaymentRefund).where(
+            PaymentRefund.payment_id == payment.id, PaymentRefund.request_key == request_key
+        )
+        if (found := (await db.exec(statement)).first()) is not None:
+            return found
+        # Claim the payment row (compare-and-set on updated_at): of two racing refunds one
+        # claims it, the other updates nothing and tries again, seeing the first's reservation.
+        # Row locks alone would not do on SQLite, where reads take none.
+        seen = payment.updated_at
+        claimed = await db.exec(
+            update(Payment)
+            .where(col(Payment.id) == payment.id, col(Payment.updated_at) == seen)
+            .values(updated_at=max(datetime.now(UTC), seen + timedelta(microseconds=1)))
+        )
+        if claimed.rowcount != 1:
+            await db.rollback()
+            return None
+        captured = sum((await _by_intent(db, payment.id, LedgerKind.CAPTURE)).values())
+        left = captured - await _reserved(db, payment.id)
+        amount = left if amount_minor is None else amount_minor
+        if left <= 0 or amount > left:
+            raise NothingToRefund(
+                f"session {session_id}: {amount_minor} asked but {max(left, 0)} "
+                f"{payment.currency} of {captured} captured is left to refund"
+            )
+        refund = PaymentRefund(
+            payment_id=payment.id, request_key=request_key, amount_minor=amount,
+            currency=payment.currency, reason=reason, status=RefundStatus.PENDING,
+            actor=actor[:100],
+        )  # fmt: skip
+        db.add(refund)
+        await db.flush()
+        await audit.record(
+            db=db, actor=actor, operator_id=operator_id, action="payment.refund",
+            target=f"session:{session_id}",
+            detail={"refund_id": refund.id, "amount_minor": amount,
+                    "currency": payment.currency, "reason": reason},
+        )  # fmt: skip
+        try:
+            await db.commit()
+        except IntegrityError:  # the same request_key, racing: the next attempt finds it
+            await db.rollback()
+            return None
+        await db.refresh(refund)
+        return refund
+
+
 async def refund_session(
     *,
     session_factory: SessionFactory,
@@ -96,37 +159,15 @@ async def refund_session(
         raise InvalidInput(f"clientMutationId has {len(request_key)} characters: expected 1-64")
     if amount_minor is not None and amount_minor <= 0:
         raise InvalidInput(f"amountMinor {amount_minor}: expected more than 0")
-    async with session_factory() as db:
-        payment, operator_id = await _session_payment(db, scope, session_id)
-        assert payment.id is not None
-        statement = select(PaymentRefund).where(
-            PaymentRefund.payment_id == payment.id, PaymentRefund.request_key == request_key
+    refund = None
+    for _ in range(_CLAIM_ATTEMPTS):
+        refund = await _reserve(
+            session_factory, scope, actor, session_id, amount_minor, reason, request_key
         )
-        refund = (await db.exec(statement)).first()
-        if refund is None:
-            captured = sum((await _by_intent(db, payment.id, LedgerKind.CAPTURE)).values())
-            left = captured - await _reserved(db, payment.id)
-            amount = left if amount_minor is None else amount_minor
-            if left <= 0 or amount > left:
-                raise NothingToRefund(
-                    f"session {session_id}: {amount_minor} asked but {max(left, 0)} "
-                    f"{payment.currency} of {captured} captured is left to refund"
-                )
-            refund = PaymentRefund(
-                payment_id=payment.id, request_key=request_key, amount_minor=amount,
-                currency=payment.currency, reason=reason, status=RefundStatus.PENDING,
-                actor=actor[:100],
-            )  # fmt: skip
-            db.add(refund)
-            await db.flush()
-            await audit.record(
-                db=db, actor=actor, operator_id=operator_id, action="payment.refund",
-                target=f"session:{session_id}",
-                detail={"refund_id": refund.id, "amount_minor": amount,
-                        "currency": payment.currency, "reason": reason},
-            )  # fmt: skip
-            await db.commit()
-            await db.refresh(refund)
+        if refund is not None:
+            break
+    if refund is None:
+        raise Conflict(f"session {session_id}: too many concurrent refunds, try again")
     if refund.status != RefundStatus.PENDING:
         return refund
     return await send_refund(session_factory=session_factory, gateway=gateway, refund=refund)
@@ -219,3 +260,19 @@ async def retry_pending_refunds(
         await send_refund(session_factory=session_factory, gateway=gateway, refund=refund)
         for refund in pending
     ]
+
+
+async def session_payment(
+    *, session_factory: SessionFactory, driver_id: int, session_id: int
+) -> tuple[Payment, int] | None:
+    """The driver's own session's payment and how much of it was refunded (None: no payment;
+    another driver's session is NotFound, like a missing one)."""
+    async with session_factory() as db:
+        session = await db.get(ChargingSession, session_id)
+        if session is None or session.driver_id != driver_id:
+            raise NotFound("ChargingSession", session_id)
+        payment = (await db.exec(select(Payment).where(Payment.session_id == session_id))).first()
+        if payment is None or payment.id is None:
+            return None
+        refunded = sum((await _by_intent(db, payment.id, LedgerKind.REFUND)).values())
+    return payment, refunded

@@ -16,7 +16,7 @@ from app.settings import Settings
 from app.simulator import SimulatedStation
 from tests.conftest import LiveServer
 from tests.e2e.test_driver_journey import RECEIPT, Api, provision
-from tests.e2e.test_payments import driver_with_card, reconciler
+from tests.e2e.test_payments import driver_with_card, evse_of, reconciler
 from tests.graphql.conftest import global_id
 from tests.payments.harness import LocalStripe, localstripe, localstripe_url, with_payments
 from tests.payments.operator import give, operator_headers, organisation
@@ -36,6 +36,14 @@ mutation($input: RefundSessionInput!) { refundSession(input: $input) { __typenam
   ... on InvalidRefund { message } } }
 """
 RFID = "04A1B2C3D4"
+START_CAPPED = """
+mutation($input: StartSessionInput!) { startSession(input: $input) { __typename
+  ... on CommandPayload { commandId } ... on InvalidStartSessionInput { message } } }
+"""
+PAYMENT = """
+query($id: ID!) { sessionPayment(sessionId: $id) {
+  status currency heldMinor owedMinor capturedMinor refundedMinor declineMessage } }
+"""
 
 
 @pytest.fixture
@@ -113,7 +121,9 @@ async def test_a_declined_rfid_charge_is_recorded_and_not_retried(
     live_server: LiveServer, localstripe: LocalStripe
 ) -> None:
     api = Api(live_server)
-    await rfid_session(live_server, api, localstripe, "pm_card_chargeCustomerFail")
+    session_id, total = await rfid_session(
+        live_server, api, localstripe, "pm_card_chargeCustomerFail"
+    )
     async with asyncio.timeout(15):
         await reconciler(live_server).next_pass()
         await reconciler(live_server).next_pass()
@@ -123,6 +133,12 @@ async def test_a_declined_rfid_charge_is_recorded_and_not_retried(
     assert "declin" in payment.decline_message.lower()
     assert sums[LedgerKind.CAPTURE] == 0
     assert all(intent.status != "succeeded" for intent in await localstripe.intents())
+    # The driver sees it on the session.
+    seen = await api.call(PAYMENT, id=global_id("ChargingSession", session_id))
+    assert seen["sessionPayment"] == {
+        "status": "FAILED", "currency": "EUR", "heldMinor": 0, "owedMinor": total,
+        "capturedMinor": 0, "refundedMinor": 0, "declineMessage": payment.decline_message,
+    }  # fmt: skip
 
 
 async def refund(server: LiveServer, headers: dict[str, str], **input: Any) -> dict[str, Any]:
@@ -185,6 +201,10 @@ async def test_operators_refund_part_then_the_rest_never_more_and_each_once(
 
     payment, sums = await ledger(live_server)
     assert sums[LedgerKind.REFUND] == sums[LedgerKind.CAPTURE] == total
+    seen = (await api.call(PAYMENT, id=sid))["sessionPayment"]
+    assert (seen["status"], seen["capturedMinor"], seen["refundedMinor"]) == (
+        "CAPTURED", total, total,
+    )  # fmt: skip
     assert payment.remainder_intent_id is not None
     charge = (await localstripe.intent(payment.remainder_intent_id)).latest_charge
     assert charge.amount_refunded == total
@@ -198,3 +218,30 @@ async def test_operators_refund_part_then_the_rest_never_more_and_each_once(
     ]  # fmt: skip
     assert [a.detail["amount_minor"] for a in audits if a.detail] == [100, total - 100]
     assert all(a.operator_id == org.id for a in audits)
+
+
+@pytest.mark.parametrize(
+    ("cap", "held"), [(1500, 1500), (50, None)], ids=["driver-cap", "cap-too-small"]
+)
+async def test_the_drivers_own_cap_is_the_hold(
+    live_server: LiveServer, localstripe: LocalStripe, cap: int, held: int | None
+) -> None:
+    charger = await provision(live_server, "2.0.1")
+    api = Api(live_server)
+    await driver_with_card(api, localstripe, "pm_card_visa")
+    async with charger.connect():
+        assert await charger.boot() == "Accepted"
+        await charger.send_status(1, "Available")
+        variables = {
+            "evseId": await evse_of(live_server, charger), "clientMutationId": "capped",
+            "maxAmountMinor": cap,
+        }  # fmt: skip
+        started = (await api.call(START_CAPPED, input=variables))["startSession"]
+    if held is None:
+        assert started["__typename"] == "InvalidStartSessionInput"
+        assert "maxAmountMinor 50" in started["message"]
+        assert await localstripe.intents() == []
+        return
+    assert started["__typename"] == "CommandPayload", started
+    (intent,) = await localstripe.intents()
+    assert (intent.amount, intent.status) == (held, "requires_capture")
