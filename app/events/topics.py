@@ -29,6 +29,11 @@ CLUSTER_PRESENCE = "cluster.presence"
 ALL_EVSE_STATUS = "evse-status"
 """Every EVSE status change in the network (for the scheduler and the health monitor)."""
 
+ALL_SESSIONS = "sessions"
+"""Every session start and end in the network (`SessionStarted` / `SessionEnded` payloads with
+session_id, station_id, evse_id, at): the load-management scheduler allocates a new session at
+once instead of waiting for its timer."""
+
 
 def evse_status_event(
     *,

@@ -93,7 +93,11 @@ class LoadScheduler:
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(
-                self._listen(frozenset({topics.ALL_EVSE_STATUS, capacity.LIMITS_CHANGED}))
+                self._listen(
+                    frozenset(
+                        {topics.ALL_EVSE_STATUS, topics.ALL_SESSIONS, capacity.LIMITS_CHANGED}
+                    )
+                )
             )
             tasks.create_task(self._listen_watched())
             if self.settings.openadr_vtn_url:
@@ -132,10 +136,13 @@ class LoadScheduler:
         while True:
             self._watch_changed.clear()
             listener = asyncio.create_task(self._listen(self._watched))
-            await self._watch_changed.wait()
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            try:
+                await self._watch_changed.wait()
+            finally:
+                listener.cancel()
+                # asyncio.wait, not `suppress(CancelledError)`: suppressing would also swallow
+                # this task's own cancellation at shutdown and loop forever.
+                await asyncio.wait([listener])
 
     def _forget_station(self, station_id: str) -> None:
         """A station that (re)booted may have lost its profiles: send them all again."""

@@ -167,6 +167,17 @@ async def _publish(bus: EventBus, session: ChargingSession | None) -> None:
         await bus.publish(topics.session_updated(session.id), _session_event(session))
 
 
+async def _publish_lifecycle(bus: EventBus, session: ChargingSession, kind: str) -> None:
+    """`SessionStarted` or `SessionEnded` on the network-wide topic (the scheduler listens)."""
+    if session.id is not None:
+        at = session.ended_at if kind == "SessionEnded" else session.started_at
+        await bus.publish(
+            topics.ALL_SESSIONS,
+            {"type": kind, "session_id": session.id, "station_id": session.station_id,
+             "evse_id": session.evse_id, "at": at.isoformat() if at else None},
+        )  # fmt: skip
+
+
 async def _find(db: AsyncSession, station_id: str, transaction_id: str) -> ChargingSession | None:
     statement = select(ChargingSession).where(
         ChargingSession.station_id == station_id, ChargingSession.transaction_id == transaction_id
@@ -233,6 +244,7 @@ async def start_session(
         await db.commit()
     await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)
+    await _publish_lifecycle(bus, session, "SessionStarted")
     return StartedSession(session.id, session.transaction_id, authorization)
 
 
@@ -262,6 +274,7 @@ async def stop_session(
         await update_session_price(db, session)  # the CDR, in the transaction that ends it
         await db.commit()
     await _publish(bus, session)
+    await _publish_lifecycle(bus, session, "SessionEnded")
     return authorization
 
 
@@ -311,6 +324,7 @@ async def apply_transaction_event(
         )
         session = await _find(db, station_id, event.transaction_id)
         link: command_outcomes.StartLink | None = None
+        created = session is None
         if session is not None and (
             session.status == SessionStatus.COMPLETED
             or (session.last_seq_no is not None and event.seq_no <= session.last_seq_no)
@@ -366,4 +380,8 @@ async def apply_transaction_event(
         await db.commit()
     await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)
+    if created:
+        await _publish_lifecycle(bus, session, "SessionStarted")
+    if event.event_type == TransactionEventType.ENDED:
+        await _publish_lifecycle(bus, session, "SessionEnded")
     return authorization
