@@ -77,6 +77,18 @@ class Settings(BaseSettings):
         description="How long a charger that accepted a remote start/stop has to open/end the "
         "transaction before the command is TIMEOUT.",
     )
+    remote_operation_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a station that accepted a reset has to boot again, or a "
+        "diagnostics upload to end, before the command is TIMEOUT.",
+    )
+    firmware_update_window_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long after its retrieve time a firmware update has to reach "
+        "Installed (or a failure) before the command is TIMEOUT.",
+    )
 
     # Serviceability: the health monitor and the operator API.
     health_check_interval_s: float = Field(

@@ -19,10 +19,14 @@ from app.graphql.mutations.add_payment_method import AddPaymentMethodMutation
 from app.graphql.mutations.add_rfid_card import AddRfidCardMutation
 from app.graphql.mutations.cancel_reservation import CancelReservationMutation
 from app.graphql.mutations.cancel_subscription import CancelSubscriptionMutation
+from app.graphql.mutations.change_availability import ChangeAvailabilityMutation
+from app.graphql.mutations.change_configuration import ChangeConfigurationMutation
+from app.graphql.mutations.clear_cache import ClearCacheMutation
 from app.graphql.mutations.confirm_ad_hoc_payment import ConfirmAdHocPaymentMutation
 from app.graphql.mutations.create_ad_hoc_payment import CreateAdHocPaymentMutation
 from app.graphql.mutations.create_api_key import CreateApiKeyMutation
 from app.graphql.mutations.create_membership_plan import CreateMembershipPlanMutation
+from app.graphql.mutations.get_configuration import GetConfigurationMutation
 from app.graphql.mutations.log_in import LogInMutation
 from app.graphql.mutations.log_out import LogOutMutation
 from app.graphql.mutations.operator_log_in import OperatorLogInMutation
@@ -31,6 +35,7 @@ from app.graphql.mutations.refund_session import RefundSessionMutation
 from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutation
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
+from app.graphql.mutations.reset_station import ResetStationMutation
 from app.graphql.mutations.resolve_alert import ResolveAlertMutation
 from app.graphql.mutations.revoke_api_key import RevokeApiKeyMutation
 from app.graphql.mutations.rotate_station_password import RotateStationPasswordMutation
@@ -42,6 +47,10 @@ from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
 from app.graphql.mutations.subscribe_to_plan import SubscribeToPlanMutation
+from app.graphql.mutations.trigger_message import TriggerMessageMutation
+from app.graphql.mutations.unlock_connector import UnlockConnectorMutation
+from app.graphql.mutations.update_firmware import UpdateFirmwareMutation
+from app.graphql.mutations.upload_diagnostics import UploadDiagnosticsMutation
 from app.graphql.queries.ad_hoc import AdHocQueries
 from app.graphql.queries.alerts import AlertQueries
 from app.graphql.queries.audit import AuditQueries
@@ -53,6 +62,7 @@ from app.graphql.queries.memberships import MembershipQueries
 from app.graphql.queries.node import NodeQueries
 from app.graphql.queries.payments import PaymentQueries
 from app.graphql.queries.pricing import PricingQueries
+from app.graphql.queries.station_ops import StationOpsQueries
 from app.graphql.queries.uptime import UptimeQueries
 from app.graphql.subscriptions.alerts import AlertSubscriptions
 from app.graphql.subscriptions.allocation import AllocationSubscriptions
@@ -108,6 +118,7 @@ class Query(
     CapacityQueries,
     UptimeQueries,
     AuditQueries,
+    StationOpsQueries,
     AdHocQueries,
     MembershipQueries,
     PaymentQueries,
@@ -141,6 +152,15 @@ class Mutation(
     RefundSessionMutation,
     CreateAdHocPaymentMutation,
     ConfirmAdHocPaymentMutation,
+    ChangeAvailabilityMutation,
+    ChangeConfigurationMutation,
+    ClearCacheMutation,
+    GetConfigurationMutation,
+    ResetStationMutation,
+    TriggerMessageMutation,
+    UnlockConnectorMutation,
+    UpdateFirmwareMutation,
+    UploadDiagnosticsMutation,
     CreateMembershipPlanMutation,
     SubscribeToPlanMutation,
     CancelSubscriptionMutation,
