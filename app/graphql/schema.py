@@ -25,7 +25,9 @@ from app.graphql.mutations.clear_cache import ClearCacheMutation
 from app.graphql.mutations.confirm_ad_hoc_payment import ConfirmAdHocPaymentMutation
 from app.graphql.mutations.create_ad_hoc_payment import CreateAdHocPaymentMutation
 from app.graphql.mutations.create_api_key import CreateApiKeyMutation
+from app.graphql.mutations.create_capacity_node import CreateCapacityNodeMutation
 from app.graphql.mutations.create_membership_plan import CreateMembershipPlanMutation
+from app.graphql.mutations.delete_capacity_node import DeleteCapacityNodeMutation
 from app.graphql.mutations.get_configuration import GetConfigurationMutation
 from app.graphql.mutations.log_in import LogInMutation
 from app.graphql.mutations.log_out import LogOutMutation
@@ -47,6 +49,7 @@ from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
 from app.graphql.mutations.subscribe_to_plan import SubscribeToPlanMutation
+from app.graphql.mutations.update_capacity_node import UpdateCapacityNodeMutation
 from app.graphql.mutations.trigger_message import TriggerMessageMutation
 from app.graphql.mutations.unlock_connector import UnlockConnectorMutation
 from app.graphql.mutations.update_firmware import UpdateFirmwareMutation
@@ -148,6 +151,9 @@ class Mutation(
     AcknowledgeAlertMutation,
     ResolveAlertMutation,
     SetCapacityLimitMutation,
+    CreateCapacityNodeMutation,
+    UpdateCapacityNodeMutation,
+    DeleteCapacityNodeMutation,
     SetHoldAmountMutation,
     RefundSessionMutation,
     CreateAdHocPaymentMutation,

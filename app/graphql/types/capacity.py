@@ -7,11 +7,16 @@ import strawberry
 from strawberry import relay
 
 from app.db import models
+from app.db.models.capacity import CapacityNodeKind, PhaseRotation, PhaseWiring
 from app.graphql.types import node
 from app.services.capacity_views import NodeView
 
 CAPACITY_NODE = "CapacityNode"
 CHARGING_SESSION = "ChargingSession"
+
+strawberry.enum(CapacityNodeKind, description="Level of a node in a site's electrical tree.")
+strawberry.enum(PhaseWiring, description="The site lines an EVSE draws on.")
+strawberry.enum(PhaseRotation, description="OCPP phase rotation of an EVSE's connection.")
 
 
 @strawberry.type(description="A limit on a capacity node for a time window (demand response).")
@@ -144,4 +149,19 @@ class CapacityNodeNotFound:
 
 @strawberry.type
 class InvalidCapacityLimit:
+    message: str
+
+
+@strawberry.type(description="An operator's change to the capacity tree.")
+class CapacityNodePayload:
+    node: CapacityNode
+
+
+@strawberry.type(description="A capacity node was removed.")
+class CapacityNodeDeleted:
+    node_id: relay.GlobalID
+
+
+@strawberry.type(description="The tree change was refused; the message names the bad value.")
+class InvalidCapacityNode:
     message: str
