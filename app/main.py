@@ -32,6 +32,7 @@ from app.payments.webhooks import webhook_route
 from app.services.adhoc_payments import start_if_authorised
 from app.services.auth import TokenService
 from app.services.command_runner import CommandRunner
+from app.services.command_sweep import CommandSweeper
 from app.services.leadership import Leadership, Singleton
 from app.services.rate_limits import RateLimiter
 from app.services.reservation_lifecycle import ReservationExpiry
@@ -118,6 +119,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lambda: AlertWebhook.from_settings(settings, bus) or contextlib.nullcontext(),
         lambda: reconciler or contextlib.nullcontext(),
         lambda: LoadScheduler.wire(settings, session_factory, bus, registry),
+        lambda: CommandSweeper(  # starts and stops left behind by an instance that died
+            session_factory=session_factory,
+            bus=bus,
+            follower_deadline_s=settings.ocpp_call_timeout_s + settings.remote_command_window_s,
+        ),
     ]
     leadership = Leadership(
         database_url=settings.database_url,

@@ -17,7 +17,8 @@ which a leader that lost its connection has not noticed yet does no harm twice:
 - load-management scheduler: it sends absolute limits (profiles replace each other by id on
   the charger), so a profile sent twice sets the same limit; a new leader starts from nothing
   and sends every limit again, which is the documented behaviour of a restart;
-- alert webhook: a delivery carries the alert's id for the receiver to drop repeats.
+- alert webhook: a delivery carries the alert's id for the receiver to drop repeats;
+- remote command sweep: a conditional UPDATE from a live status, so a command ends once.
 
 With `elect=False` (SQLite, or no REDIS_URL: one instance) the instance always leads.
 """
