@@ -21,6 +21,7 @@ from app.graphql.app import create_graphql_app
 from app.graphql.schema import ActiveSubscriptions
 from app.loadmgmt.scheduler import LoadScheduler
 from app.monitoring.health import HealthMonitor
+from app.monitoring.log_redaction import install_log_redaction
 from app.monitoring.metrics import Metrics
 from app.monitoring.webhook import AlertWebhook
 from app.ocpp.distributed import create_registry, default_instance_id
@@ -60,6 +61,7 @@ class Runtime:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    install_log_redaction()  # before anything can log a credential header or SDK body
     engine = create_engine(settings.database_url, echo=settings.database_echo)
     session_factory = create_session_factory(engine)
     instance_id = settings.instance_id or default_instance_id()
