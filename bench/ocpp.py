@@ -255,7 +255,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="100 stations, 5 s phases")
+    parser.add_argument("--quick", action="store_true", help="100 stations, 8 s phases")
     parser.add_argument("--stations", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help="per phase")
     parser.add_argument("--interval", type=float, default=None, help="paced: s per message")
@@ -266,9 +266,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     args.stations = args.stations or (100 if quick else 10_000)
-    args.seconds = args.seconds or (5.0 if quick else 60.0)
+    args.seconds = args.seconds or (8.0 if quick else 60.0)
     args.interval = args.interval or (2.0 if quick else 15.0)
-    args.heartbeat = args.heartbeat or (5.0 if quick else 60.0)
+    args.heartbeat = args.heartbeat or (8.0 if quick else 60.0)
     return args
 
 

@@ -54,6 +54,25 @@ class BillingCalls:
             return PaymentDeclined(message=f"the refund was refused: {exc.user_message or exc}")
         return Refunded(refund_id=refund.id, intent_id=intent_id, amount_minor=refund.amount)
 
+    async def find_refund(
+        self, *, intent_id: str, refund_key: str
+    ) -> Refunded | PaymentUnknown | None:
+        """The refund of `intent_id` made with `refund_key` (in its metadata), if any: what a
+        retry checks first, so a refund whose answer was lost is found, not made twice."""
+        try:
+            listed = await self._client.v1.refunds.list_async(
+                params={"payment_intent": intent_id, "limit": 100}
+            )
+        except stripe.StripeError as exc:
+            return PaymentUnknown(reason=str(exc))
+        for refund in listed.data:
+            metadata: dict[str, Any] = refund.metadata.to_dict() if refund.metadata else {}
+            if metadata.get("refund_key") == refund_key:
+                return Refunded(
+                    refund_id=refund.id, intent_id=intent_id, amount_minor=refund.amount
+                )
+        return None
+
     async def create_guest_intent(
         self,
         *,

@@ -12,6 +12,7 @@ from app.services.payments_results import (
     PaymentDeclined,
     PaymentUnknown,
     PlanPrice,
+    Refunded,
     RefundResult,
     ReleaseResult,
     SetupSecret,
@@ -85,6 +86,10 @@ class PaymentGateway(Protocol):
     async def refund(
         self, *, intent_id: str, amount_minor: int, idempotency_key: str, metadata: dict[str, str]
     ) -> RefundResult: ...
+
+    async def find_refund(
+        self, *, intent_id: str, refund_key: str
+    ) -> Refunded | PaymentUnknown | None: ...
 
     async def create_guest_intent(
         self,

@@ -27,11 +27,12 @@ from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.services import audit
 from app.services.alerts import OperatorScope
 from app.services.payments_ledger import record
-from app.services.payments_results import PaymentDeclined, Refunded
+from app.services.payments_results import PaymentDeclined, Refunded, RefundResult
 from app.services.ports import PaymentGateway
 
 MAX_REQUEST_KEY = 64
 _CLAIM_ATTEMPTS = 10
+RETRY_AFTER = timedelta(seconds=1)  # a PENDING refund older than this was sent before
 
 
 class NothingToRefund(Conflict):
@@ -170,13 +171,23 @@ async def refund_session(
         raise Conflict(f"session {session_id}: too many concurrent refunds, try again")
     if refund.status != RefundStatus.PENDING:
         return refund
-    return await send_refund(session_factory=session_factory, gateway=gateway, refund=refund)
+    retry = refund.created_at < datetime.now(UTC) - RETRY_AFTER  # not the one just reserved
+    return await send_refund(
+        session_factory=session_factory, gateway=gateway, refund=refund, retry=retry
+    )
 
 
 async def send_refund(
-    *, session_factory: SessionFactory, gateway: PaymentGateway, refund: PaymentRefund
+    *,
+    session_factory: SessionFactory,
+    gateway: PaymentGateway,
+    refund: PaymentRefund,
+    retry: bool = False,
 ) -> PaymentRefund:
-    """Send a PENDING refund to Stripe, intent by intent; book what went through."""
+    """Send a PENDING refund to Stripe, intent by intent; book what went through. A `retry`
+    first looks for the Stripe refund an earlier attempt may have made (its key is in the
+    refund's metadata), so a lost answer never refunds twice, even where idempotency keys
+    are not honoured (localstripe)."""
     assert refund.id is not None
     async with session_factory() as db:
         payment = await db.get(Payment, refund.payment_id)
@@ -193,11 +204,16 @@ async def send_refund(
         part = min(owed, captured.get(intent_id, 0) - refunded.get(intent_id, 0))
         if part <= 0:
             continue
-        result = await gateway.refund(
-            intent_id=intent_id, amount_minor=part,
-            idempotency_key=f"refund-{refund.id}-{intent_id}",
-            metadata={"payment_id": str(payment.id), "refund_id": str(refund.id)},
-        )  # fmt: skip
+        key = f"refund-{refund.id}-{intent_id}"
+        result: RefundResult | None = None
+        if retry:  # an earlier attempt may have gone through with its answer lost
+            result = await gateway.find_refund(intent_id=intent_id, refund_key=key)
+        if result is None:
+            result = await gateway.refund(
+                intent_id=intent_id, amount_minor=part, idempotency_key=key,
+                metadata={"payment_id": str(payment.id), "refund_id": str(refund.id),
+                          "refund_key": key},
+            )  # fmt: skip
         if isinstance(result, PaymentDeclined):
             return await _close(session_factory, refund, RefundStatus.FAILED, result.message)
         if not isinstance(result, Refunded):
@@ -257,7 +273,9 @@ async def retry_pending_refunds(
         statement = select(PaymentRefund).where(PaymentRefund.status == RefundStatus.PENDING)
         pending = (await db.exec(statement.order_by(col(PaymentRefund.id)))).all()
     return [
-        await send_refund(session_factory=session_factory, gateway=gateway, refund=refund)
+        await send_refund(
+            session_factory=session_factory, gateway=gateway, refund=refund, retry=True
+        )
         for refund in pending
     ]
 

@@ -21,6 +21,7 @@ from tests.factories import make_location, make_station
 from tests.payments.builders import held_payment
 from tests.payments.harness import LocalStripe
 from tests.payments.operator import give, organisation
+from tests.payments.proxy import StallingProxy
 
 
 @pytest.fixture
@@ -131,3 +132,51 @@ async def test_racing_refunds_never_return_more_than_was_captured(
     charge = (await localstripe.intent(payment.intent_id)).latest_charge
     # localstripe books the released 1200 of the hold as refunded too: 1200 + our 800.
     assert charge.amount_refunded == 2000
+
+
+async def test_a_refund_whose_answer_is_lost_is_found_by_the_retry_not_made_twice(
+    settings: Settings,
+    session_factory: SessionFactory,
+    gateway: StripeGateway,
+    localstripe: LocalStripe,
+) -> None:
+    payment, session_id, scope = await captured_session(
+        session_factory, gateway, localstripe, hold_minor=1000, owed_minor=1000
+    )
+    assert payment.intent_id is not None
+    # No SDK retry: the first attempt's answer is simply lost (timeout), outcome unknown.
+    async with StallingProxy(localstripe.url, path_suffix="/v1/refunds").running() as proxy:
+        proxied = StripeGateway(
+            settings.model_copy(
+                update={"stripe_api_base": proxy.url, "stripe_max_network_retries": 0}
+            )
+        )
+        try:
+            async with asyncio.timeout(30):
+                first = await refunds.refund_session(
+                    session_factory=session_factory, gateway=proxied, scope=scope,
+                    actor="test", session_id=session_id, amount_minor=400, reason="lost",
+                    request_key="lost-1",
+                )  # fmt: skip
+        finally:
+            await proxied.close()
+    assert first.status == RefundStatus.PENDING  # Stripe refunded; we do not know it yet
+    assert (await localstripe.intent(payment.intent_id)).latest_charge.amount_refunded == 400
+    async with asyncio.timeout(20):
+        (retried,) = await refunds.retry_pending_refunds(
+            session_factory=session_factory, gateway=gateway
+        )
+        again = await refunds.retry_pending_refunds(
+            session_factory=session_factory, gateway=gateway
+        )
+    assert (retried.status, again) == (RefundStatus.SUCCEEDED, [])
+    assert proxy.keys == [f"refund-{first.id}-{payment.intent_id}"]
+    charge = (await localstripe.intent(payment.intent_id)).latest_charge
+    assert charge.amount_refunded == 400  # once
+    async with session_factory() as db:
+        booked = (
+            await db.exec(
+                select(PaymentLedgerEntry).where(PaymentLedgerEntry.kind == LedgerKind.REFUND)
+            )
+        ).all()
+    assert [e.amount_minor for e in booked] == [400]
