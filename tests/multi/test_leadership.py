@@ -2,6 +2,8 @@
 its connection is lost, a follower taking over; without election the instance always leads."""
 
 import asyncio
+import os
+import socket
 import uuid
 from types import TracebackType
 from typing import Self
@@ -122,5 +124,5 @@ async def test_a_single_instance_says_it_leads_in_readyz_and_metrics(app: Starle
         ready = (await http.get("/readyz")).json()
         metrics = (await http.get("/metrics")).text
     assert ready["leader"] is True
-    assert ready["instance_id"]
+    assert ready["instance_id"] == f"{socket.gethostname()}:{os.getpid()}"  # the default
     assert "chargenet_leader 1.0" in metrics.splitlines()
