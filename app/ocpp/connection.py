@@ -46,6 +46,11 @@ _PASSWORD: dict[OcppVersion, tuple[Callable[[str], Any], Callable[[Any], Command
 _PACKAGE_TIMEOUT_S = 24 * 3600.0
 
 
+def _printable(value: str | None) -> str | None:
+    """Ids and actions come from the raw frame head: no NUL (PostgreSQL text refuses it)."""
+    return value.replace("\x00", "\\u0000") if value is not None and "\x00" in value else value
+
+
 class StationConnection:
     """An accepted WebSocket of one station, speaking one OCPP version.
 
@@ -90,9 +95,9 @@ class StationConnection:
                 direction=direction,
                 kind=kind,
                 payload=redact(text),
-                unique_id=unique_id,
-                action=action,
-                error_code=error_code,
+                unique_id=_printable(unique_id),
+                action=_printable(action),
+                error_code=_printable(error_code),
             )
         )
 

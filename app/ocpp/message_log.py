@@ -59,8 +59,20 @@ class MessageLogWriter:
                     await write_frames(session_factory=self._session_factory, frames=batch)
                     self.written += len(batch)
                 except Exception:  # loop top: the log is diagnostics, never worth a crash
-                    log.exception("could not write %d OCPP log frames; dropped them", len(batch))
-                    self.dropped += len(batch)
+                    log.warning("could not write %d OCPP log frames at once", len(batch))
+                    await self._write_one_by_one(batch)
+
+    async def _write_one_by_one(self, batch: list[LoggedFrame]) -> None:
+        """After a failed batch: one frame the database refuses must not take the others."""
+        for frame in batch:
+            try:
+                await write_frames(session_factory=self._session_factory, frames=[frame])
+                self.written += 1
+            except Exception:  # loop top: the log is diagnostics, never worth a crash
+                log.exception(
+                    "could not write an OCPP log frame of station %s; dropped it", frame.station_id
+                )
+                self.dropped += 1
 
     async def _run(self) -> None:
         while not self._stopping:
