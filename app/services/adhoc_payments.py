@@ -34,6 +34,7 @@ from app.services.ports import PaymentGateway, StationCommander
 from app.services.pricing import DEFAULT_CURRENCY, connector_tariff
 
 MAX_EMAIL = 255
+TOKEN_GRACE = timedelta(minutes=1)  # the start window, plus a charger's slow answer
 _INSERT_ATTEMPTS = 5  # remote_start_id is max + 1: a concurrent start may take it first
 
 
@@ -127,9 +128,16 @@ async def find_by_token(*, session_factory: SessionFactory, receipt_token: str) 
 
 
 async def _authorise(
-    session_factory: SessionFactory, ad_hoc_id: int, state: IntentState, now: datetime
+    session_factory: SessionFactory,
+    ad_hoc_id: int,
+    state: IntentState,
+    now: datetime,
+    token_valid: timedelta,
 ) -> RemoteCommand | None:
-    """In one transaction: the payment held, a one-time token and a PENDING START."""
+    """In one transaction: the payment held, a one-time token and a PENDING START.
+
+    The token is valid only for the start (`token_valid`): a charger that cached it cannot
+    start a second, unpaid session with it later."""
     for _ in range(_INSERT_ATTEMPTS):
         async with session_factory() as db:
             ad_hoc = await db.get(AdHocPayment, ad_hoc_id, with_for_update=True)
@@ -164,7 +172,7 @@ async def _authorise(
                 uid=ad_hoc.id_token_uid,
                 type=IdTokenType.CENTRAL,
                 label=f"ad hoc payment {ad_hoc.id}",
-                expires_at=ad_hoc.expires_at,
+                expires_at=now + token_valid,
             )
             db.add(token)
             payment.command_id = command.id
@@ -207,7 +215,10 @@ async def start_if_authorised(
     state = await gateway.retrieve_intent(intent_id=ad_hoc.intent_id)
     if not isinstance(state, IntentState) or state.status != "requires_capture":
         return False
-    command = await _authorise(session_factory, ad_hoc.id, state, now or datetime.now(UTC))
+    token_valid = timedelta(seconds=start_window_s) + TOKEN_GRACE
+    command = await _authorise(
+        session_factory, ad_hoc.id, state, now or datetime.now(UTC), token_valid
+    )
     if command is None:
         return False
     runner.spawn(

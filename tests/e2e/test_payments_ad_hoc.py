@@ -123,6 +123,10 @@ async def test_a_guest_pays_the_charger_starts_and_the_receipt_shows_what_was_ta
     assert token not in (row.receipt_token_hash, row.id_token_uid)
     assert (payment.driver_id, payment.status) == (None, PaymentStatus.CAPTURED)
     assert token_row.driver_id is None
+    # Valid for the start only: a charger that cached it cannot start an unpaid session later.
+    window = timedelta(seconds=live_server.runtime.settings.remote_command_window_s + 120)
+    assert token_row.expires_at is not None
+    assert token_row.expires_at - row.created_at < window
     assert (await guest(live_server, SESSION, token=token + "x"))["adHocSession"] is None
 
 
