@@ -13,7 +13,14 @@ from app.ocpp.base import CsmsRouting, HandlerContext, now, on
 from app.ocpp.common import parse_timestamp
 from app.ocpp.v201 import mapping
 from app.ocpp.v201.notify_event import device_events
-from app.services import availability, firmware, health_events, stations, transactions
+from app.services import (
+    availability,
+    capacity_needs,
+    firmware,
+    health_events,
+    stations,
+    transactions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +112,25 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
             readings=mapping.readings(meter_value),
         )
         return call_result.MeterValues()
+
+    @on(Action.notify_ev_charging_needs)
+    async def on_notify_ev_charging_needs(
+        self, evse_id: int, charging_needs: dict[str, Any], **_: Any
+    ) -> Any:
+        """The EV's energy and departure, for load management (driver's figures win)."""
+        energy_wh, departure_at = mapping.charging_needs(charging_needs)
+        try:
+            found = await capacity_needs.record_charging_needs(
+                session_factory=self.context.session_factory,
+                bus=self.context.bus,
+                station_id=self.id,
+                ocpp_evse_id=evse_id,
+                energy_wh=energy_wh,
+                departure_at=departure_at,
+            )
+        except InvalidInput as exc:
+            raise PropertyConstraintViolationError(description=str(exc)) from exc
+        return call_result.NotifyEVChargingNeeds(status="Accepted" if found else "Rejected")
 
     @on(Action.notify_event)
     async def on_notify_event(self, event_data: list[dict[str, Any]], **_: Any) -> Any:

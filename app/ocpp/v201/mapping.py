@@ -1,5 +1,6 @@
 """OCPP 2.0.1 ⇄ domain data."""
 
+from datetime import datetime
 from typing import Any
 
 from ocpp.v201 import call
@@ -320,3 +321,21 @@ def password_outcome(result: Any) -> CommandOutcome:
     first = results[0] if isinstance(results[0], dict) else {}
     status = str(first.get("attribute_status", ""))
     return CommandOutcome(_PASSWORD_ANSWERS.get(status, CommandStatus.FAILED), {"status": status})
+
+
+def charging_needs(charging_needs: dict[str, Any]) -> tuple[int | None, datetime | None]:
+    """(energy wanted in Wh, departure) of a NotifyEVChargingNeeds `chargingNeeds`.
+
+    AC and DC parameters both carry `energyAmount` (Wh); `departureTime` is optional.
+    """
+    energy: float | None = None
+    for key in ("ac_charging_parameters", "dc_charging_parameters"):
+        parameters = charging_needs.get(key) or {}
+        if parameters.get("energy_amount") is not None:
+            energy = float(parameters["energy_amount"])
+            break
+    departure = charging_needs.get("departure_time")
+    return (
+        round(energy) if energy is not None else None,
+        common.parse_timestamp(departure) if departure is not None else None,
+    )
