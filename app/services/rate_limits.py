@@ -159,7 +159,8 @@ class RateLimiter:
         )
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
-            return cls(RedisBuckets(redis), per_ip=per_ip, per_principal=per_principal, redis=redis)
+            buckets = RedisBuckets(redis, prefix=f"{settings.redis_key_prefix}ratelimit:")
+            return cls(buckets, per_ip=per_ip, per_principal=per_principal, redis=redis)
         return cls(InMemoryBuckets(), per_ip=per_ip, per_principal=per_principal)
 
     async def close(self) -> None:

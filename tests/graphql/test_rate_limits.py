@@ -5,11 +5,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from app.db.engine import SessionFactory
+from app.main import create_app
 from app.services.rate_limits import (
     Budget,
     InMemoryBuckets,
@@ -18,6 +21,7 @@ from app.services.rate_limits import (
     TokenBuckets,
 )
 from app.settings import Settings
+from tests.conftest import running
 from tests.graphql.conftest import GraphQLClient
 from tests.reservation_builders import bearer, make_driver
 
@@ -151,3 +155,24 @@ async def test_each_principal_has_its_own_budget(
     assert first[-1]["errors"][0]["message"].startswith("rate limit exceeded (principal budget)")
     # Same address, another driver: the address still has budget, this driver has its own.
     assert (await me(drivers[1]))["data"] == {"__typename": "Query"}
+
+
+async def test_instances_sharing_redis_share_the_ip_budget(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    shared = settings.model_copy(
+        update={"redis_url": REDIS_URL, "redis_key_prefix": f"test:{uuid.uuid4().hex}:"}
+    )
+    apps = [create_app(shared), create_app(shared)]
+    async with running(apps[0]), running(apps[1]):
+        clients = [
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+            for app in apps
+        ]
+        statuses = []
+        for n in range(IP_BURST + 1):
+            response = await clients[n % 2].post("/graphql", json={"query": "{ __typename }"})
+            statuses.append(response.status_code)
+        for client in clients:
+            await client.aclose()
+    assert statuses == [200] * IP_BURST + [429]
