@@ -5,7 +5,8 @@
 
 Workplace sites: arrivals around 8:30, stays around 7.5 h, some second sessions in the
 afternoon. Single-phase sites have a site breaker and feeders; three-phase sites connect EVSEs
-line to line (30, -90, 150 degrees) with a limit per line and per-pod breakers.
+line to line (30, -90, 150 degrees) with a limit per line and per-pod breakers; on an
+unbalanced site half the EVSEs are on one line pair (3:2:1).
 """
 
 import argparse
@@ -47,8 +48,9 @@ def generate(
     constraints: list[dict[str, Any]] = []
     per_site = [evses // sites + (1 if s < evses % sites else 0) for s in range(sites)]
     for s, count in enumerate(per_site):
-        three = phases == "three" or (phases == "mixed" and s % 2 == 1)
+        three = phases in ("three", "unbalanced") or (phases == "mixed" and s % 2 == 1)
         ids = [f"S{s:04d}-E{j:03d}" for j in range(count)]
+        pair_of = [_pair(j, unbalanced=phases == "unbalanced") for j in range(count)]
         for j, evse_id in enumerate(ids):
             step_kind = steps if steps != "mixed" else ("1A", "coarse", "none")[j % 3]
             allowed = STEPS.get(step_kind)
@@ -56,13 +58,13 @@ def generate(
                 {
                     "id": evse_id,
                     "voltage_V": VOLTAGE_V,
-                    "phase_angle_deg": LL_ANGLES[j % 3] if three else 0.0,
+                    "phase_angle_deg": LL_ANGLES[pair_of[j]] if three else 0.0,
                     "min_A": 0.0,
                     "max_A": MAX_A,
                     "allowed_A": allowed,
                 }
             )
-        constraints.extend(_site_constraints(s, ids, site_kw, three))
+        constraints.extend(_site_constraints(s, ids, site_kw, three, pair_of))
     sessions = _sessions(rng, evse_rows, days, per_day, period_min, occupancy, departure_noise_min)
     return {
         "name": f"gen-{evses}evse-{sites}site-{site_kw:g}kW-{phases}-{steps}-seed{seed}",
@@ -75,7 +77,14 @@ def generate(
     }
 
 
-def _site_constraints(s: int, ids: list[str], site_kw: float, three: bool) -> list[dict[str, Any]]:
+def _pair(j: int, *, unbalanced: bool) -> int:
+    """Line pair (AB, BC, CA) of the j-th EVSE: in turn, or 3:2:1 on an unbalanced site."""
+    return (0, 0, 0, 1, 1, 2)[j % 6] if unbalanced else j % 3
+
+
+def _site_constraints(
+    s: int, ids: list[str], site_kw: float, three: bool, pair_of: list[int]
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if not three:
         rows.append(
@@ -97,7 +106,7 @@ def _site_constraints(s: int, ids: list[str], site_kw: float, three: bool) -> li
         return rows
     # Line currents of line-to-line loads: I_A = I_AB - I_CA, I_B = I_BC - I_AB, I_C = I_CA - I_BC.
     line_a = site_kw * 1000 / (math.sqrt(3) * VOLTAGE_V)
-    by_pair = [ids[p::3] for p in range(3)]  # AB, BC, CA, as in generate()
+    by_pair = [[i for i, p in zip(ids, pair_of, strict=True) if p == q] for q in range(3)]
     for line, (plus, minus) in zip("ABC", ((0, 2), (1, 0), (2, 1)), strict=True):
         coeffs = dict.fromkeys(by_pair[plus], 1.0) | dict.fromkeys(by_pair[minus], -1.0)
         rows.append({"name": f"S{s:04d}-line-{line}", "limit_A": line_a, "coeffs": coeffs})
@@ -163,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evses", type=int, default=100)
     parser.add_argument("--sites", type=int, default=1)
     parser.add_argument("--site-kw", type=float, default=100.0, help="capacity of each site")
-    parser.add_argument("--phases", choices=("single", "three", "mixed"), default="single")
+    parser.add_argument(
+        "--phases", choices=("single", "three", "unbalanced", "mixed"), default="single"
+    )
     parser.add_argument("--steps", choices=("none", "1A", "coarse", "mixed"), default="none")
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--period-min", type=int, default=5)
