@@ -45,4 +45,5 @@ def demand_of(
         energy_wh=energy_wh,
         departure_in_s=(departure - now).total_seconds(),
         ev_max_w=ev_max_w,
+        priority=session.priority,
     )

@@ -39,6 +39,7 @@ async def create_node(
     min_current_a: float = 6.0,
     max_current_a: float = 32.0,
     current_steps_a: str | None = None,
+    priority: int = 0,
 ) -> CapacityNode:
     """Add one node under `parent_id` (None: a tree's root). Its location is its parent's."""
     if (limit_a is not None and limit_a < 0) or (limit_w is not None and limit_w < 0):
@@ -77,7 +78,7 @@ async def create_node(
             limit_a=limit_a, limit_w=limit_w, base_load_a=base_load_a, base_load_w=base_load_w,
             station_id=station_id, evse_id=evse_id, phases=phases, phase_rotation=phase_rotation,
             min_current_a=min_current_a, max_current_a=max_current_a,
-            current_steps_a=current_steps_a,
+            current_steps_a=current_steps_a, priority=priority,
         )  # fmt: skip
         db.add(node)
         await db.commit()

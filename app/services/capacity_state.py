@@ -24,6 +24,8 @@ class ActiveSession:
     requested_energy_wh: int | None
     departure_at: datetime | None
     power_w: int | None
+    #: The EVSE node's priority: higher is served first.
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ async def read_snapshot(*, session_factory: SessionFactory, now: datetime) -> Sn
             changes.append(limit.valid_to)
         else:
             changes.append(limit.valid_from)
+    priority_of = {n.evse_id: n.priority for n in nodes if n.evse_id is not None}
     sessions = [
         ActiveSession(
             session_id=s.id,
@@ -79,6 +82,7 @@ async def read_snapshot(*, session_factory: SessionFactory, now: datetime) -> Sn
             requested_energy_wh=s.requested_energy_wh,
             departure_at=s.departure_at,
             power_w=s.power_w,
+            priority=priority_of.get(s.evse_id, 0),
         )
         for s, e in rows
         if s.id is not None

@@ -24,7 +24,7 @@ CHANGEABLE: Final = frozenset(
     {
         "name", "parent_id", "limit_a", "limit_w", "base_load_a", "base_load_w", "station_id",
         "evse_id", "phases", "phase_rotation", "min_current_a", "max_current_a",
-        "current_steps_a",
+        "current_steps_a", "priority",
     }
 )  # fmt: skip
 

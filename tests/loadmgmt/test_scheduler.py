@@ -7,13 +7,14 @@ import pytest
 from sqlmodel import col, select
 
 from app.db.engine import SessionFactory
-from app.db.models import ChargingSession, Evse, EvseAllocation
+from app.db.models import CapacityNode, ChargingSession, Evse, EvseAllocation
 from app.db.models.capacity import CapacityNodeKind, PhaseWiring
 from app.domain.commands import CommandOutcome, CommandStatus, SetChargingLimit, StationCommand
 from app.domain.errors import StationNotConnected
 from app.events import InProcessEventBus
 from app.loadmgmt.scheduler import LoadScheduler
 from app.services.capacity import create_node
+from app.services.capacity_tree import update_node
 from app.settings import Settings
 from tests.factories import make_location, make_station
 
@@ -129,3 +130,27 @@ async def test_a_refused_profile_pins_the_evse_at_what_it_last_accepted(
     assert loop.profiles.refused
     tx = [c.limit_a or 0.0 for s, c in stations.sent if s == "SCH-1"]
     assert all(limit <= 32.0 - 10.6 for limit in tx)
+
+
+async def test_a_higher_priority_evse_is_served_first(
+    settings: Settings, session_factory: SessionFactory
+) -> None:
+    evses = await site(session_factory, 2)
+    stations = Stations(online={"SCH-0", "SCH-1"})
+    await scheduler(settings, session_factory, stations).recompute()
+    plain = stations.tx()
+    assert plain[("SCH-0", 1)] > plain[("SCH-1", 1)]  # equal demands: the first session leads
+    async with session_factory() as db:
+        leaf = (
+            await db.exec(select(CapacityNode).where(CapacityNode.evse_id == evses[1].id))
+        ).one()
+    assert leaf.id is not None
+    await update_node(
+        session_factory=session_factory, bus=InProcessEventBus(), node_id=leaf.id,
+        changes={"priority": 5},
+    )  # fmt: skip
+    stations = Stations(online={"SCH-0", "SCH-1"})
+    await scheduler(settings, session_factory, stations).recompute()
+    ranked = stations.tx()
+    assert ranked[("SCH-1", 1)] > ranked[("SCH-0", 1)]
+    assert sum(ranked.values()) <= 32.0

@@ -79,6 +79,9 @@ class CapacityNode(SQLModel, table=True):
     current_steps_a: str | None = Field(
         default=None, max_length=255, description="accepted pilots, comma separated; none = any"
     )
+    priority: int = Field(
+        default=0, description="EVSE nodes: its sessions are served before lower priorities"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 

@@ -39,6 +39,9 @@ class CreateCapacityNodeInput:
     current_steps_a: list[float] | None = strawberry.field(
         default=None, description="The only pilots the EVSE accepts besides 0; none = any."
     )
+    priority: int = strawberry.field(
+        default=0, description="EVSE nodes: sessions here are served before lower priorities."
+    )
 
 
 CreateCapacityNodeResult = Annotated[
@@ -73,6 +76,7 @@ async def create_capacity_node(
             base_load_w=input.base_load_w, phases=input.phases,
             phase_rotation=input.phase_rotation, min_current_a=input.min_current_a,
             max_current_a=input.max_current_a, current_steps_a=steps_text(input.current_steps_a),
+            priority=input.priority,
             **fields,
         )  # fmt: skip
     except NotFound as exc:

@@ -37,6 +37,9 @@ class UpdateCapacityNodeInput:
     min_current_a: float | None = strawberry.UNSET
     max_current_a: float | None = strawberry.UNSET
     current_steps_a: list[float] | None = strawberry.UNSET
+    priority: int | None = strawberry.field(
+        default=strawberry.UNSET, description="EVSE nodes: higher is served first."
+    )
 
 
 UpdateCapacityNodeResult = Annotated[
@@ -46,7 +49,7 @@ UpdateCapacityNodeResult = Annotated[
 
 #: Fields that must not be set to null (they have a value on every node).
 _NOT_NULL = ("name", "base_load_a", "base_load_w", "phases", "phase_rotation", "min_current_a",
-             "max_current_a")  # fmt: skip
+             "max_current_a", "priority")  # fmt: skip
 
 
 async def update_capacity_node(

@@ -83,6 +83,9 @@ class CapacityNode:
         description="The limit of every EVSE below it."
     )
     child_ids: list[relay.GlobalID]
+    priority: int = strawberry.field(
+        description="EVSE nodes: sessions here are served before lower priorities."
+    )
 
     @classmethod
     def from_view(cls, view: NodeView) -> "CapacityNode":
@@ -102,6 +105,7 @@ class CapacityNode:
             measured_w=view.measured_w,
             charging_limits=[ChargingLimit.from_row(a) for a in view.allocations],
             child_ids=[node.global_id(CAPACITY_NODE, c.id) for c in view.children if c.id],
+            priority=row.priority,
         )
 
 
