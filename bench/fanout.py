@@ -10,6 +10,7 @@ moment each subscriber has read its message (one clock: both ends live in this p
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -33,6 +34,7 @@ from bench.harness import (
     latency_ms,
     machine,
     note,
+    profile_server,
     running,
     seed_network,
 )
@@ -149,14 +151,24 @@ async def run(kind: str, args: argparse.Namespace) -> None:
             rss_before = server.sample().rss_kb
             listeners = [asyncio.create_task(s.listen()) for s in subscribers]
             try:
-                # Warm-up: the first change reaching everyone proves every subscription is live.
+                # Warm-up: a subscription is live once the server has read its `subscribe`,
+                # which under load takes a while: toggle one EVSE until a change reaches all.
                 first = stations[0]
                 uid = network.evse_uids[first.station_id][0]
-                warm = await change_status(first, uid, "Unavailable", sent)
-                await wait_seen(subscribers, warm, 60)
+                async with asyncio.timeout(180):
+                    for attempt in range(60):
+                        status = ("Unavailable", "Available")[attempt % 2]
+                        warm = await change_status(first, uid, status, sent)
+                        with contextlib.suppress(TimeoutError):
+                            await wait_seen(subscribers, warm, 5)
+                            break
+                if status != "Available":  # leave it as the others: each change is real
+                    await change_status(first, uid, "Available", sent)
                 for s in subscribers:
                     s.latencies_s.clear()
                 note(f"{kind}: {args.changes} status changes at {args.rate}/s")
+                seconds = args.changes / args.rate
+                spy = profile_server(server, args.profile and f"{args.profile}.{kind}", seconds)
                 cpu = server.sample().cpu_s
                 began = time.monotonic()
                 keys: list[Key] = []
@@ -172,6 +184,8 @@ async def run(kind: str, args: argparse.Namespace) -> None:
                 await wait_seen(subscribers, keys[-1], 60)
                 elapsed = time.monotonic() - began
                 cpu = server.sample().cpu_s - cpu
+                if spy is not None:
+                    await asyncio.to_thread(spy.wait, 60)
             finally:
                 for task in listeners:
                     task.cancel()
@@ -206,6 +220,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=None, help="status changes per second")
     parser.add_argument("--changes", type=int, default=None)
     parser.add_argument("--db", default=None)
+    parser.add_argument("--profile", help="py-spy the server while it fans out: PREFIX.<db>")
     args = parser.parse_args()
     args.subscribers = args.subscribers or (250 if args.quick else 1000)
     args.rate = args.rate or (5.0 if args.quick else 10.0)
