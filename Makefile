@@ -43,9 +43,15 @@ test-postgres: install
 schema: install
 	$(BIN)/python -m app.graphql.export > schema/schema.graphql
 
+## bench: every benchmark in quick mode (<= 3 min), one JSON object per figure; FULL=1: full sizes
+BENCH_MODE := $(if $(FULL),,--quick)
 bench: install
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/loadmgmt.py --quick ../shared/loadmgmt/scenarios/*.json
+	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@$(BIN)/python bench/loadmgmt.py $(BENCH_MODE) --json ../shared/loadmgmt/scenarios/*.json
+	@$(BIN)/python bench/pricing.py $(BENCH_MODE)
+	@$(BIN)/python bench/ocpp.py $(BENCH_MODE)
+	@$(BIN)/python bench/graphql.py $(BENCH_MODE)
+	@$(BIN)/python bench/fanout.py $(BENCH_MODE)
 
 clean:
 	rm -rf $(VENV) chargenet.db chargenet.db-wal chargenet.db-shm .pytest_cache .mypy_cache .ruff_cache

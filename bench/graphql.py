@@ -157,7 +157,9 @@ async def run(kind: str, args: argparse.Namespace) -> None:
                     await asyncio.to_thread(spy.wait, 60)
                 half = search["req_per_s"] / 2
                 note(f"{kind}: open loop at {half:.1f} req/s")
-                paced = await open_loop(client, lambda: search_body(rng, args.radius), half, 10)
+                paced = await open_loop(
+                    client, lambda: search_body(rng, args.radius), half, args.seconds
+                )
     common = {"db": kind, "locations": args.locations, "evses": args.locations * 3}
     emit(
         BENCH,
@@ -185,7 +187,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="SQLite only, 6 s phases")
+    parser.add_argument("--quick", action="store_true", help="SQLite only, 5 s phases")
     parser.add_argument("--locations", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--radius", type=float, default=15_000.0, help="metres")
@@ -193,7 +195,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--db", default=None)
     parser.add_argument("--profile", help="py-spy the server during the search: PREFIX.<db>")
     args = parser.parse_args()
-    args.seconds = args.seconds or (6.0 if args.quick else 20.0)
+    args.seconds = args.seconds or (5.0 if args.quick else 20.0)
     args.db = args.db or ("sqlite" if args.quick else "sqlite,postgresql")
     return args
 

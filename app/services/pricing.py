@@ -6,7 +6,7 @@ Power.Active.Import only, one query), compacted (see `session_timeline`) before 
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case
@@ -23,6 +23,7 @@ from app.domain.tariffs import (
     estimate_cost,
     price_session,
 )
+from app.services.live_cost import live_cost
 from app.services.memberships_pricing import member_tariff
 from app.services.session_timeline import compact_periods, energy_samples, session_segments
 from app.services.tariffs import tariff_from_row
@@ -95,6 +96,9 @@ async def session_cost(
 async def update_live_cost(db: AsyncSession, session: ChargingSession) -> None:
     """Write the cost so far on an active session, after new meter values (same transaction).
 
+    Priced from the session's running state (`live_cost`): the rows added since the last
+    message, not the whole timeline; exactly what `session_cost` would give.
+
     Never fails the OCPP message it runs for: bad data is logged and the cost left as it was.
     """
     if session.currency is None:
@@ -102,8 +106,16 @@ async def update_live_cost(db: AsyncSession, session: ChargingSession) -> None:
     if session.tariff_id is None:
         return
     await db.flush()  # the samples just added must be in the query
+
+    async def load() -> tuple[Tariff, tzinfo, str] | None:
+        row = await db.get(TariffRow, session.tariff_id)
+        if row is None:
+            return None
+        zone = await location_time_zone(db, session.station_id)
+        return tariff_from_row(row), ZoneInfo(zone), zone
+
     try:
-        _, cost = await session_cost(db, session)
+        cost = await live_cost(db, session, load=load)
     except InvalidInput:
         log.warning("cannot price session %s so far", session.id, exc_info=True)
         return

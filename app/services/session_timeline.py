@@ -10,6 +10,7 @@ and kWh thresholds) and reads power only for power/current restrictions, so join
 cut instant, and (with such restrictions) join equal powers only, leave every amount unchanged.
 """
 
+import copy
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta, tzinfo
@@ -108,58 +109,111 @@ def to_periods(segments: Sequence[Segment]) -> list[ChargingPeriod]:
     ]
 
 
-def compact_periods(
-    tariff: Tariff, segments: Sequence[Segment], zone: tzinfo
-) -> list[ChargingPeriod]:
-    """`segments` joined where the join cannot change the price of `tariff` (see the module)."""
-    if len(segments) < 2:
-        return to_periods(segments)
-    rules = [e.restrictions for e in tariff.elements if e.restrictions is not None]
-    origin, end = segments[0].start, segments[-1].end
-    clock: set[time] = {t for r in rules for t in (r.start_time, r.end_time) if t is not None}
-    if any(r.uses_clock for r in rules):
-        clock.add(time(0))
-    cuts = sorted(
-        [
-            *(_clock_instants(origin, end, zone, clock) if clock else []),
-            *(
-                origin + timedelta(seconds=s)
-                for r in rules
-                for s in (r.min_duration_s, r.max_duration_s)
-                if s is not None
-            ),
+class Compactor:
+    """`compact_periods` fed one segment at a time, so a live session's joined periods grow
+    with each meter value instead of being rebuilt from its whole timeline.
+
+    Cut instants are computed up to a horizon that moves forward as segments arrive: clock
+    instants are found per local day from the origin, so the cuts before a segment's end are
+    the same whatever the horizon, and so are the joins. `periods(tail)` prices what was added
+    plus a provisional tail (the last segment, which the next sample may still change).
+    """
+
+    def __init__(self, tariff: Tariff, zone: tzinfo, origin: datetime) -> None:
+        rules = [e.restrictions for e in tariff.elements if e.restrictions is not None]
+        self._zone = zone
+        self._origin = origin
+        self._clock: set[time] = {
+            t for r in rules for t in (r.start_time, r.end_time) if t is not None
+        }
+        if any(r.uses_clock for r in rules):
+            self._clock.add(time(0))
+        self._duration_cuts = [
+            origin + timedelta(seconds=s)
+            for r in rules
+            for s in (r.min_duration_s, r.max_duration_s)
+            if s is not None
         ]
-    )
-    thresholds = sorted(
-        {Fraction(k) * 1000 for r in rules for k in (r.min_kwh, r.max_kwh) if k is not None}
-    )
-    by_power = any(
-        r.min_power_kw is not None
-        or r.max_power_kw is not None
-        or r.min_current_a is not None
-        or r.max_current_a is not None
-        for r in rules
-    )
-    out: list[Segment] = []
-    run = segments[0]
-    energy_before = 0  # Wh delivered before `run`
-    for segment in segments[1:]:
+        self._thresholds = sorted(
+            {Fraction(k) * 1000 for r in rules for k in (r.min_kwh, r.max_kwh) if k is not None}
+        )
+        self._by_power = any(
+            r.min_power_kw is not None
+            or r.max_power_kw is not None
+            or r.min_current_a is not None
+            or r.max_current_a is not None
+            for r in rules
+        )
+        self._cuts: list[datetime] = sorted(self._duration_cuts)
+        self._horizon = origin
+        self._out: list[Segment] = []
+        self._run: Segment | None = None
+        self._energy_before = 0  # Wh delivered before `_run`
+
+    def copy(self) -> "Compactor":
+        """A compactor that goes on from here without changing this one (cuts are shared:
+        `_reach` replaces the list, never changes it)."""
+        twin = copy.copy(self)
+        twin._out = list(self._out)
+        return twin
+
+    def _reach(self, end: datetime, ahead: timedelta) -> None:
+        if end <= self._horizon or not self._clock:
+            return
+        self._horizon = end + ahead
+        clock = _clock_instants(self._origin, self._horizon, self._zone, self._clock)
+        self._cuts = sorted([*clock, *self._duration_cuts])
+
+    def _joinable(self, run: Segment, energy_before: int, segment: Segment) -> bool:
+        cuts, thresholds = self._cuts, self._thresholds
         i = bisect_right(cuts, run.start) if cuts else 0
         j = bisect_right(thresholds, energy_before) if thresholds else 0
-        joinable = (
+        return (
             segment.charging == run.charging
             and not (i < len(cuts) and cuts[i] < segment.end)
             and not (
                 j < len(thresholds)
                 and thresholds[j] < energy_before + run.energy_wh + segment.energy_wh
             )
-            and (not by_power or (run.power_w is not None and run.power_w == segment.power_w))
+            and (not self._by_power or (run.power_w is not None and run.power_w == segment.power_w))
         )
-        if joinable:
-            run = run._replace(end=segment.end, energy_wh=run.energy_wh + segment.energy_wh)
+
+    def add(self, segment: Segment, *, ahead: timedelta = timedelta(days=1)) -> None:
+        self._reach(segment.end, ahead)
+        run = self._run
+        if run is None:
+            self._run = segment
+        elif self._joinable(run, self._energy_before, segment):
+            self._run = run._replace(end=segment.end, energy_wh=run.energy_wh + segment.energy_wh)
         else:
-            out.append(run)
-            energy_before += run.energy_wh
-            run = segment
-    out.append(run)
-    return to_periods(out)
+            self._out.append(run)
+            self._energy_before += run.energy_wh
+            self._run = segment
+
+    def periods(self, tail: Sequence[Segment] = ()) -> list[ChargingPeriod]:
+        """The joined periods of what was added, then of `tail` (without keeping `tail`)."""
+        out, run, energy_before = list(self._out), self._run, self._energy_before
+        for segment in tail:
+            self._reach(segment.end, timedelta(days=1))
+            if run is None:
+                run = segment
+            elif self._joinable(run, energy_before, segment):
+                run = run._replace(end=segment.end, energy_wh=run.energy_wh + segment.energy_wh)
+            else:
+                out.append(run)
+                energy_before += run.energy_wh
+                run = segment
+        return to_periods([*out, run] if run is not None else out)
+
+
+def compact_periods(
+    tariff: Tariff, segments: Sequence[Segment], zone: tzinfo
+) -> list[ChargingPeriod]:
+    """`segments` joined where the join cannot change the price of `tariff` (see the module)."""
+    if len(segments) < 2:
+        return to_periods(segments)
+    compactor = Compactor(tariff, zone, segments[0].start)
+    compactor._reach(segments[-1].end, timedelta(0))  # the cuts of the whole span, at once
+    for segment in segments:
+        compactor.add(segment, ahead=timedelta(0))
+    return compactor.periods()
