@@ -1,4 +1,5 @@
-"""The `chargenet` command: serve, migrate, seed, simulate, stations, locations, documents."""
+"""The `chargenet` command: serve, migrate, seed, simulate, stations, locations, documents,
+operators, api-keys."""
 
 import argparse
 import asyncio
@@ -291,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     doc_hash = doc_sub.add_parser("hash", help="print the manifest of these .graphql files")
     doc_hash.add_argument("files", nargs="+", metavar="FILE.graphql")
     documents.set_defaults(handler=cmd_documents)
+
+    from app.cli_access import add_parsers as add_access_parsers
+
+    add_access_parsers(sub, _run_with_db)
     return parser
 
 

@@ -5,6 +5,7 @@ one is given; `operator_bearer(tokens, user)` is the header that user's requests
 """
 
 import itertools
+from functools import cache
 
 from sqlmodel import col, select, update
 
@@ -13,6 +14,7 @@ from app.db.models import ChargingStation, Location, Operator, OperatorUser
 from app.domain.access import OperatorRole
 from app.services import api_keys, operators
 from app.services.auth import TokenService
+from app.services.security import hash_password
 
 _counter = itertools.count(1)
 PASSWORD = "operator-password-1"
@@ -28,6 +30,11 @@ async def make_operator(session_factory: SessionFactory, *, name: str | None = N
         return operator
 
 
+@cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
 async def make_operator_user(
     session_factory: SessionFactory,
     *,
@@ -35,17 +42,21 @@ async def make_operator_user(
     role: OperatorRole | str = OperatorRole.ADMIN,
     email: str | None = None,
 ) -> OperatorUser:
-    """A user of `operator` (a new organisation when None) with `role`, password PASSWORD."""
+    """A user of `operator` (a new organisation when None) with `role`, password PASSWORD
+    (hashed once per run: argon2 is slow on purpose)."""
     org = operator or await make_operator(session_factory)
-    created = await operators.create_operator_user(
-        session_factory=session_factory,
-        org=org.name,
-        email=email or f"operator{next(_counter)}@example.com",
-        password=PASSWORD,
-        role=OperatorRole(role),
-        actor="test",
-    )
-    return created.user
+    assert org.id is not None
+    async with session_factory() as db:
+        user = OperatorUser(
+            operator_id=org.id,
+            email=email or f"operator{next(_counter)}@example.com",
+            password_hash=_password_hash(),
+            role=OperatorRole(role),
+        )
+        db.add(user)
+        await db.commit()
+        await db.refresh(user)
+        return user
 
 
 def operator_bearer(tokens: TokenService, user: OperatorUser) -> dict[str, str]:
