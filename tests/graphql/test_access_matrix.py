@@ -7,6 +7,7 @@ and variables are generated from the SDL; ids point at driver A's and organisati
 so driver B and organisation B's admin try them against someone else's data.
 """
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -39,6 +43,7 @@ from app.services import alerts
 from app.services.capacity import create_node
 from app.settings import Settings
 from tests.access_builders import make_api_key, make_operator, make_operator_user, operator_bearer
+from tests.conftest import LiveServer
 from tests.factories import make_location, make_station
 from tests.reservation_builders import bearer, make_driver, make_reservation
 
@@ -225,7 +230,10 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def world(app: Starlette) -> World:
-    runtime = app.state.runtime
+    return await build_world(app.state.runtime)
+
+
+async def build_world(runtime: Any) -> World:
     factory, tokens = runtime.session_factory, runtime.tokens
     org_a, org_b = await make_operator(factory), await make_operator(factory)
     location = await make_location(factory)
@@ -369,3 +377,38 @@ async def test_callers_without_the_right_are_refused(
         body = response.json()
         assert _no_data(body, name), (other, text, body)
         assert _codes(body) <= NOTHING, (other, body)
+
+
+SUBSCRIPTIONS = [name for name in ROWS if name.startswith("Subscription.")]
+
+
+async def _subscribe(server: LiveServer, headers: dict[str, str], text: str, variables: Any) -> Any:
+    """The errors a subscription is refused with; fails if it streams data instead."""
+    transport = WebsocketsTransport(url=f"{server.ws_url}/graphql", init_payload=headers)
+    async with asyncio.timeout(10), Client(transport=transport) as session:
+        try:
+            async for result in session.subscribe(GraphQLRequest(text, variable_values=variables)):
+                raise AssertionError(f"data streamed: {result}")
+        except TransportQueryError as exc:
+            return exc.errors
+    raise AssertionError("the subscription ended without an error")
+
+
+@pytest.mark.parametrize("operation", [n for n in SUBSCRIPTIONS if ROWS[n].need != PUBLIC])
+async def test_subscribers_without_the_right_are_refused(
+    live_server: LiveServer, operation: str
+) -> None:
+    world = await build_world(live_server.runtime)
+    root, field = operations(sdl())[operation]
+    text, variables = document(root, operation.split(".")[1], field, world)
+    row = ROWS[operation]
+    callers = callers_refused(row)
+    if row.cross:
+        callers["driver B" if row.need == DRIVER else "admin B"] = NOTHING
+    for caller, codes in callers.items():
+        errors = await _subscribe(live_server, world.headers[caller], text, variables)
+        assert errors, caller
+        assert {str((e.get("extensions") or {}).get("code")) for e in errors} <= codes, (
+            caller,
+            errors,
+        )
