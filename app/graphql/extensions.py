@@ -40,9 +40,8 @@ class RateLimit(SchemaExtension):
             principal = context.principal
             limited = await limiter.check(
                 ip=client.host if client is not None else None,
-                principal=(
-                    f"{principal.kind}:{principal.subject_id}" if principal is not None else None
-                ),
+                # `actor` tells apart operators of the external identity provider too.
+                principal=principal.actor if principal is not None else None,
             )
             if limited is not None:
                 if isinstance(context.response, Response):  # plain HTTP: say it in HTTP too
