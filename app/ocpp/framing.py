@@ -54,6 +54,42 @@ def peek(text: str) -> tuple[MessageKind, str | None, str | None]:
     return kind, match.group(2), second
 
 
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _wide_int(node: Any, depth: int = 0) -> tuple[str, int] | None:
+    """The first id field (`...Id`, `id`, `seqNo`) holding an integer past 32 bits, or any
+    integer past 64 bits.
+
+    OCPP 1.6 and 2.0.1 define every id and sequence number as a 32-bit integer; the database
+    columns are too. Meter readings are not ids and may be wider.
+    """
+    if depth > 8:
+        return None
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in items:
+        if (
+            isinstance(key, str)
+            and (key.endswith("Id") or key in ("id", "seqNo"))
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and not _INT32_MIN <= value <= _INT32_MAX
+        ) or (isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX):
+            return str(key), value
+        if isinstance(value, dict | list):
+            found = _wide_int(value, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def parse_frame(text: str, *, version: OcppVersion, max_bytes: int) -> Message:
     """Parse one frame or raise FrameError naming the OCPP-J error code to answer with."""
     if len(text) * 4 > max_bytes and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
@@ -89,6 +125,20 @@ def parse_frame(text: str, *, version: OcppVersion, max_bytes: int) -> Message:
                 unique_id=unique_id,
                 code=format_violation(version),
                 description="CALL must be [2, messageId, action (string), payload (object)]",
+            )
+        if "\\u0000" in text:  # no OCPP string holds NUL; PostgreSQL text cannot store one
+            raise FrameError(
+                unique_id=unique_id,
+                code="PropertyConstraintViolation",
+                description="a string holds NUL (\\u0000): OCPP strings are printable text",
+            )
+        wide = _wide_int(frame[3])
+        if wide is not None:
+            raise FrameError(
+                unique_id=unique_id,
+                code="TypeConstraintViolation",
+                description=f"{wide[0]} {str(wide[1])[:30]} is too wide: ids and sequence "
+                "numbers are 32-bit integers, other integers 64-bit",
             )
         return Call(unique_id, frame[2], frame[3])
     if type_id == 3:

@@ -5,10 +5,11 @@ from typing import Any
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, DataTransferStatus
 
-from app.domain.enums import OcppVersion
+from app.domain.enums import AuthorizationStatus, OcppVersion
 from app.ocpp.base import CsmsRouting, HandlerContext, now, on
 from app.ocpp.v16 import mapping
 from app.services import availability, firmware, stations, transactions
+from app.services.transactions import Authorization
 
 
 class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
@@ -92,10 +93,11 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
             meter_start_wh=meter_start,
             started_at=mapping.timestamp(timestamp),
         )
-        assert started.authorization is not None
+        # 1.6 always names a token; an empty idTag (the schema allows "") authorises nothing.
+        authorization = started.authorization or Authorization(AuthorizationStatus.INVALID)
         return call_result.StartTransaction(
             transaction_id=int(started.transaction_id),
-            id_tag_info=mapping.id_tag_info(started.authorization),
+            id_tag_info=mapping.id_tag_info(authorization),
         )
 
     @on(Action.stop_transaction)
