@@ -76,6 +76,14 @@ async def _session_payment(
     return payment, found[1]
 
 
+async def check_refundable(
+    *, session_factory: SessionFactory, scope: OperatorScope, session_id: int
+) -> None:
+    """NotFound unless the session is in `scope`; NothingToRefund without a card payment."""
+    async with session_factory() as db:
+        await _session_payment(db, scope, session_id)
+
+
 async def _reserve(
     session_factory: SessionFactory,
     scope: OperatorScope,

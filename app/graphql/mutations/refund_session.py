@@ -85,6 +85,17 @@ async def refund_session(info: Info, input: RefundSessionInput) -> RefundSession
         return RefundSessionNotFound(message=f"{input.session_id!r} is not a ChargingSession id")
     gateway = info.context.payments
     if gateway is None:
+        # Another organisation's session stays unknown, configured or not.
+        try:
+            await refunds.check_refundable(
+                session_factory=info.context.session_factory,
+                scope=operator_scope(info),
+                session_id=key,
+            )
+        except NotFound:
+            return RefundSessionNotFound(message=f"no session has id {input.session_id!r}")
+        except refunds.NothingToRefund as exc:
+            return NothingToRefund(message=str(exc))
         return PaymentsUnavailable(message="payments are not configured: STRIPE_SECRET_KEY")
     try:
         row = await refunds.refund_session(
