@@ -15,7 +15,13 @@ async def test_healthz_and_readyz_answer_ok_when_the_database_is_up(app: Starlet
         ready = await client.get("/readyz")
     assert (health.status_code, health.text) == (200, "ok")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok", "stations_connected": 0}
+    body = ready.json()
+    assert {k: body[k] for k in ("status", "database", "stations_connected", "leader")} == {
+        "status": "ok",
+        "database": "ok",
+        "stations_connected": 0,
+        "leader": True,  # one instance, no election: it leads
+    }
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
