@@ -15,6 +15,7 @@ INNER = {"services", "db", "domain", "events", "settings"}
 ALLOWED_APP_IMPORTS: dict[str, set[str] | None] = {
     "main": None,
     "cli": None,
+    "cli_access": None,  # the `operators` and `api-keys` commands of cli.py
     "settings": set(),
     "domain": {"domain"},
     "db": {"db", "domain"},
