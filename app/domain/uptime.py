@@ -26,6 +26,17 @@ class ExclusionKind(StrEnum):
     EXCLUDED_OUTAGE = "EXCLUDED_OUTAGE"  # operator-flagged: grid outage, vandalism, disaster
 
 
+class OutageCause(StrEnum):
+    """Why an excluded outage is outside the operator's control (23 CFR 680.116(b)(3))."""
+
+    GRID_OUTAGE = "GRID_OUTAGE"
+    VANDALISM = "VANDALISM"
+    NATURAL_DISASTER = "NATURAL_DISASTER"
+    VEHICLE_FAULT = "VEHICLE_FAULT"
+    COMMUNICATION_NETWORK = "COMMUNICATION_NETWORK"
+    OTHER = "OTHER"
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """[start, end) in UTC; `end` None means "still going" (clipped to the window)."""
@@ -58,6 +69,18 @@ class UptimeBreakdown:
         if self.window_s <= 0:
             return 100.0
         return round(100.0 * (self.window_s - (self.outage_s - self.excluded_s)) / self.window_s, 4)
+
+    @property
+    def excluded_removed_percent(self) -> float:
+        """Up time over the window with the excluded time taken out: up / (T - T_excluded).
+
+        The reading of "exclusions do not count" that shrinks the denominator instead of
+        forgiving the outage; it is lower than the NEVI µ whenever anything is excluded.
+        """
+        denominator = self.window_s - self.excluded_s
+        if denominator <= 0:
+            return 100.0
+        return round(100.0 * self.up_s / denominator, 4)
 
 
 def _clip(spans: Iterable[Span], window: Span) -> list[tuple[datetime, datetime]]:

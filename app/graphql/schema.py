@@ -17,6 +17,7 @@ from app.graphql.loaders import Loaders
 from app.graphql.mutations.acknowledge_alert import AcknowledgeAlertMutation
 from app.graphql.mutations.add_payment_method import AddPaymentMethodMutation
 from app.graphql.mutations.add_rfid_card import AddRfidCardMutation
+from app.graphql.mutations.cancel_maintenance import CancelMaintenanceMutation
 from app.graphql.mutations.cancel_reservation import CancelReservationMutation
 from app.graphql.mutations.cancel_subscription import CancelSubscriptionMutation
 from app.graphql.mutations.change_availability import ChangeAvailabilityMutation
@@ -28,12 +29,14 @@ from app.graphql.mutations.create_api_key import CreateApiKeyMutation
 from app.graphql.mutations.create_capacity_node import CreateCapacityNodeMutation
 from app.graphql.mutations.create_membership_plan import CreateMembershipPlanMutation
 from app.graphql.mutations.delete_capacity_node import DeleteCapacityNodeMutation
+from app.graphql.mutations.flag_excluded_outage import FlagExcludedOutageMutation
 from app.graphql.mutations.get_configuration import GetConfigurationMutation
 from app.graphql.mutations.log_in import LogInMutation
 from app.graphql.mutations.log_out import LogOutMutation
 from app.graphql.mutations.operator_log_in import OperatorLogInMutation
 from app.graphql.mutations.refresh_tokens import RefreshTokensMutation
 from app.graphql.mutations.refund_session import RefundSessionMutation
+from app.graphql.mutations.remove_excluded_outage import RemoveExcludedOutageMutation
 from app.graphql.mutations.remove_payment_method import RemovePaymentMethodMutation
 from app.graphql.mutations.remove_rfid_card import RemoveRfidCardMutation
 from app.graphql.mutations.reserve_evse import ReserveEvseMutation
@@ -41,6 +44,7 @@ from app.graphql.mutations.reset_station import ResetStationMutation
 from app.graphql.mutations.resolve_alert import ResolveAlertMutation
 from app.graphql.mutations.revoke_api_key import RevokeApiKeyMutation
 from app.graphql.mutations.rotate_station_password import RotateStationPasswordMutation
+from app.graphql.mutations.schedule_maintenance import ScheduleMaintenanceMutation
 from app.graphql.mutations.set_capacity_limit import SetCapacityLimitMutation
 from app.graphql.mutations.set_default_payment_method import SetDefaultPaymentMethodMutation
 from app.graphql.mutations.set_favorite import SetFavoriteMutation
@@ -49,9 +53,9 @@ from app.graphql.mutations.sign_up import SignUpMutation
 from app.graphql.mutations.start_session import StartSessionMutation
 from app.graphql.mutations.stop_session import StopSessionMutation
 from app.graphql.mutations.subscribe_to_plan import SubscribeToPlanMutation
-from app.graphql.mutations.update_capacity_node import UpdateCapacityNodeMutation
 from app.graphql.mutations.trigger_message import TriggerMessageMutation
 from app.graphql.mutations.unlock_connector import UnlockConnectorMutation
+from app.graphql.mutations.update_capacity_node import UpdateCapacityNodeMutation
 from app.graphql.mutations.update_firmware import UpdateFirmwareMutation
 from app.graphql.mutations.upload_diagnostics import UploadDiagnosticsMutation
 from app.graphql.queries.ad_hoc import AdHocQueries
@@ -158,6 +162,10 @@ class Mutation(
     RefundSessionMutation,
     CreateAdHocPaymentMutation,
     ConfirmAdHocPaymentMutation,
+    CreateMembershipPlanMutation,
+    SubscribeToPlanMutation,
+    CancelSubscriptionMutation,
+    RotateStationPasswordMutation,
     ChangeAvailabilityMutation,
     ChangeConfigurationMutation,
     ClearCacheMutation,
@@ -167,10 +175,10 @@ class Mutation(
     UnlockConnectorMutation,
     UpdateFirmwareMutation,
     UploadDiagnosticsMutation,
-    CreateMembershipPlanMutation,
-    SubscribeToPlanMutation,
-    CancelSubscriptionMutation,
-    RotateStationPasswordMutation,
+    ScheduleMaintenanceMutation,
+    CancelMaintenanceMutation,
+    FlagExcludedOutageMutation,
+    RemoveExcludedOutageMutation,
 ):
     pass
 

@@ -17,7 +17,15 @@ from app.db.models import (
     StationConnectivityInterval,
 )
 from app.domain.errors import InvalidInput, NotFound
-from app.domain.uptime import ExclusionKind, Span, StatusSpan, UptimeBreakdown, port_uptime, worst
+from app.domain.uptime import (
+    ExclusionKind,
+    OutageCause,
+    Span,
+    StatusSpan,
+    UptimeBreakdown,
+    port_uptime,
+    worst,
+)
 from app.services.alerts import OperatorScope, scoped
 
 MAX_WINDOW = timedelta(days=400)  # NEVI reports over the previous 12 months
@@ -182,9 +190,18 @@ async def add_maintenance_window(
     ends_at: datetime,
     reason: str,
     by: str | None,
+    cause: OutageCause | None = None,
 ) -> MaintenanceWindow:
-    """Exclude a time span of a station (or one of its EVSEs) from uptime."""
+    """Exclude a time span of a station (or one of its EVSEs) from uptime.
+
+    `cause` says why an EXCLUDED_OUTAGE was outside the operator's control (OTHER when not
+    given); scheduled maintenance has none.
+    """
     _check_window(starts_at, ends_at)
+    if kind is ExclusionKind.SCHEDULED_MAINTENANCE and cause is not None:
+        raise InvalidInput(f"cause {cause.value}: scheduled maintenance has no outage cause")
+    if kind is ExclusionKind.EXCLUDED_OUTAGE and cause is None:
+        cause = OutageCause.OTHER
     async with session_factory() as db:
         station = (
             await db.exec(
@@ -203,9 +220,57 @@ async def add_maintenance_window(
                 raise NotFound("Evse", evse_id)
         row = MaintenanceWindow(
             station_id=station_id, evse_id=evse_id, kind=kind, reason=reason[:255],
+            cause=cause.value if cause is not None else None,
             starts_at=starts_at, ends_at=ends_at, created_by=by[:100] if by else None,
         )  # fmt: skip
         db.add(row)
         await db.commit()
         await db.refresh(row)
     return row
+
+
+def _scoped_windows(scope: OperatorScope) -> Any:
+    return scoped(select(MaintenanceWindow), scope, MaintenanceWindow.station_id)
+
+
+async def remove_maintenance_window(
+    *, session_factory: SessionFactory, scope: OperatorScope, window_id: int, kind: ExclusionKind
+) -> MaintenanceWindow:
+    """Delete a maintenance window or excluded outage of `kind`; another organisation's, or one
+    of the other kind, is NotFound. Returns the row as it was."""
+    async with session_factory() as db:
+        row: MaintenanceWindow | None = (
+            await db.exec(
+                _scoped_windows(scope).where(
+                    MaintenanceWindow.id == window_id, MaintenanceWindow.kind == kind
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(kind.value, window_id)
+        await db.delete(row)
+        await db.commit()
+    return row
+
+
+async def list_maintenance_windows(
+    *,
+    session_factory: SessionFactory,
+    scope: OperatorScope,
+    start: datetime,
+    end: datetime,
+    station_id: str | None = None,
+    kind: ExclusionKind | None = None,
+) -> list[MaintenanceWindow]:
+    """Windows and exclusions overlapping [start, end), oldest first."""
+    _check_window(start, end)
+    statement = _scoped_windows(scope).where(
+        col(MaintenanceWindow.starts_at) < end, col(MaintenanceWindow.ends_at) > start
+    )
+    if station_id is not None:
+        statement = statement.where(MaintenanceWindow.station_id == station_id)
+    if kind is not None:
+        statement = statement.where(MaintenanceWindow.kind == kind)
+    order = (col(MaintenanceWindow.starts_at), col(MaintenanceWindow.id))
+    async with session_factory() as db:
+        return list((await db.exec(statement.order_by(*order))).all())

@@ -98,3 +98,41 @@ def test_worst_ranks_the_lowest_uptime_first() -> None:
 
     ranked = worst([("a", outage(1)), ("b", outage(7)), ("c", outage(0))], limit=2)
     assert [key for key, _ in ranked] == ["b", "a"]
+
+
+BOTH_FIGURES = [
+    # (statuses, offline, excluded, NEVI µ, excluded-removed-from-denominator figure)
+    ([(A, 0, 10), (F, 10, 13), (A, 13, None)], [], [], 97.0, 97.0),
+    # Maintenance covering the whole 4 h fault: µ forgives it, the other drops 4 h from T.
+    ([(A, 0, 10), (F, 10, 14), (A, 14, None)], [], [(9, 15)], 100.0, 100.0),
+    # Half the fault in maintenance: µ = (100 - (4 - 2)) / 100; other = 96 / (100 - 2).
+    ([(A, 0, 10), (F, 10, 14), (A, 14, None)], [], [(12, 20)], 98.0, 97.9592),
+    # Grid outage flagged over the offline part: µ = 90; other = 85 / (100 - 5).
+    ([(A, 0, 10), (F, 10, 20), (A, 20, None)], [(15, 25)], [(20, 25)], 90.0, 89.4737),
+    # Two exclusions, one while up (forgives nothing): µ = 98; other = 90 / (100 - 8).
+    ([(A, 0, 10), (F, 10, 20), (A, 20, None)], [], [(10, 15), (12, 18), (50, 60)], 98.0, 97.8261),
+    # Everything excluded: both 100 (nothing left to measure).
+    ([(F, 0, None)], [], [(0, 100)], 100.0, 100.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("spans", "offline", "excluded", "nevi", "removed"),
+    BOTH_FIGURES,
+    ids=["no-exclusion", "all-in-maintenance", "half-in-maintenance", "grid-outage",
+         "exclusion-while-up", "all-excluded"],
+)  # fmt: skip
+def test_nevi_and_excluded_removed_figures(
+    spans: list[tuple[EvseStatus, float, float | None]],
+    offline: list[tuple[float, float]],
+    excluded: list[tuple[float, float]],
+    nevi: float,
+    removed: float,
+) -> None:
+    result = port_uptime(
+        window=WINDOW,
+        statuses=statuses(*spans),
+        offline=[Span(h(a), h(b)) for a, b in offline],
+        excluded=[Span(h(a), h(b)) for a, b in excluded],
+    )
+    assert (result.uptime_percent, result.excluded_removed_percent) == (nevi, removed)

@@ -74,6 +74,7 @@ ROWS: dict[str, Row] = {
     "Query.chargingLimit": Row(VIEWER, cross=True),
     "Query.uptime": Row(VIEWER, cross=True),
     "Query.worstEvses": Row(VIEWER, cross=True),
+    "Query.maintenanceWindows": Row(VIEWER, cross=True),
     "Query.auditLog": Row(ADMIN),  # organisation B's own records: tests/access/test_audit_api
     "Query.apiKeys": Row(ADMIN, cross=True),
     "Query.stationConfiguration": Row(VIEWER, cross=True),
@@ -123,6 +124,10 @@ ROWS: dict[str, Row] = {
     "Mutation.unlockConnector": Row(TECHNICIAN, cross=True),
     "Mutation.updateFirmware": Row(TECHNICIAN, cross=True),
     "Mutation.uploadDiagnostics": Row(TECHNICIAN, cross=True),
+    "Mutation.scheduleMaintenance": Row(TECHNICIAN, cross=True),
+    "Mutation.cancelMaintenance": Row(TECHNICIAN, cross=True),
+    "Mutation.flagExcludedOutage": Row(TECHNICIAN, cross=True),
+    "Mutation.removeExcludedOutage": Row(TECHNICIAN, cross=True),
     "Subscription.evseStatusChanged": Row(PUBLIC),
     "Subscription.commandResult": Row(DRIVER_OR_VIEWER),
     "Subscription.sessionUpdated": Row(DRIVER, cross=True),

@@ -99,6 +99,7 @@ class MaintenanceWindow(SQLModel, table=True):
     evse_id: int | None = Field(default=None, foreign_key="evse.id", index=True)
     kind: ExclusionKind = Field(sa_column=enum_column(ExclusionKind))
     reason: str = Field(default="", max_length=255)
+    cause: str | None = Field(default=None, max_length=32)  # OutageCause of an excluded outage
     starts_at: datetime = Field(sa_column=utc_column(nullable=False))
     ends_at: datetime = Field(sa_column=utc_column(nullable=False))
     created_by: str | None = Field(default=None, max_length=100)

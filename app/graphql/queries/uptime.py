@@ -1,4 +1,5 @@
-"""`uptime(evseId|stationId|locationId, from, to)` and `worstEvses(from, to, first)`."""
+"""`uptime(evseId|stationId|locationId, from, to)`, `worstEvses(from, to, first)` and
+`maintenanceWindows(from, to, stationId?, kind?)`."""
 
 from datetime import datetime
 from typing import Annotated
@@ -6,10 +7,15 @@ from typing import Annotated
 import strawberry
 
 from app.domain.errors import InvalidInput, NotFound
+from app.domain.uptime import ExclusionKind
 from app.graphql.context import Info
 from app.graphql.permissions import IsOperator, operator_scope
 from app.graphql.types import node
-from app.graphql.types.uptime import EvseUptime, UptimeReport
+from app.graphql.types.uptime import (
+    EvseUptime,
+    MaintenanceWindow,
+    UptimeReport,
+)
 from app.services import uptime
 
 MAX_WORST = 100
@@ -64,6 +70,24 @@ async def resolve_worst_evses(
     return [EvseUptime.from_service(row) for row in rows]
 
 
+async def resolve_maintenance_windows(
+    info: Info,
+    from_: Annotated[datetime, strawberry.argument(name="from")],
+    to: datetime,
+    station_id: strawberry.ID | None = None,
+    kind: ExclusionKind | None = None,
+) -> list[MaintenanceWindow]:
+    rows = await uptime.list_maintenance_windows(
+        session_factory=info.context.session_factory,
+        scope=operator_scope(info),
+        start=from_,
+        end=to,
+        station_id=_key(station_id, node.CHARGING_STATION),
+        kind=kind,
+    )
+    return [MaintenanceWindow.from_row(row) for row in rows]
+
+
 @strawberry.type
 class UptimeQueries:
     uptime: UptimeReport = strawberry.field(
@@ -75,5 +99,11 @@ class UptimeQueries:
     worst_evses: list[EvseUptime] = strawberry.field(
         resolver=resolve_worst_evses,
         description="The network's EVSEs with the lowest uptime over [from, to), worst first.",
+        permission_classes=[IsOperator],
+    )
+    maintenance_windows: list[MaintenanceWindow] = strawberry.field(
+        resolver=resolve_maintenance_windows,
+        description="Maintenance windows and excluded outages overlapping [from, to), of your "
+        "network or one station, oldest first.",
         permission_classes=[IsOperator],
     )
