@@ -37,6 +37,7 @@ from app.services.command_sweep import CommandSweeper
 from app.services.leadership import Leadership, Singleton
 from app.services.rate_limits import RateLimiter
 from app.services.reservation_lifecycle import ReservationExpiry
+from app.services.retention import RetentionPurger
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             session_factory=session_factory,
             bus=bus,
             follower_deadline_s=settings.ocpp_call_timeout_s + settings.remote_command_window_s,
+        ),
+        lambda: RetentionPurger(
+            session_factory=session_factory,
+            message_log_days=settings.ocpp_message_log_retention_days,
+            status_history_days=settings.status_history_retention_days,
+            interval_s=settings.retention_interval_s,
         ),
     ]
     leadership = Leadership(

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     ocpp_call_timeout_s: float = Field(default=30.0, gt=0)
     ocpp_max_frame_bytes: int = Field(default=65_536, ge=1024)
     ocpp_message_log_retention_days: int = Field(default=30, ge=1)
+    # Closed status/connectivity intervals older than this are purged (uptime reports need 12
+    # months, NEVI); open ones never are. Both purges run on the leader every interval.
+    status_history_retention_days: int = Field(default=400, ge=1)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
     # OCPP hardening: handshake lockout, per-station message rate, password rotation.
     ocpp_auth_max_failures: int = Field(
         default=5, ge=1, description="failed handshakes (per address, per station id) that lock"
