@@ -62,6 +62,7 @@ from app.graphql.queries.ad_hoc import AdHocQueries
 from app.graphql.queries.alerts import AlertQueries
 from app.graphql.queries.audit import AuditQueries
 from app.graphql.queries.capacity import CapacityQueries
+from app.graphql.queries.diagnostics import DiagnosticsQueries
 from app.graphql.queries.history import HistoryQueries
 from app.graphql.queries.locations import LocationQueries
 from app.graphql.queries.me import MeQueries
@@ -124,6 +125,7 @@ class Query(
     AlertQueries,
     CapacityQueries,
     UptimeQueries,
+    DiagnosticsQueries,
     AuditQueries,
     StationOpsQueries,
     AdHocQueries,

@@ -75,6 +75,7 @@ ROWS: dict[str, Row] = {
     "Query.uptime": Row(VIEWER, cross=True),
     "Query.worstEvses": Row(VIEWER, cross=True),
     "Query.maintenanceWindows": Row(VIEWER, cross=True),
+    "Query.stationMessages": Row(VIEWER, cross=True),
     "Query.auditLog": Row(ADMIN),  # organisation B's own records: tests/access/test_audit_api
     "Query.apiKeys": Row(ADMIN, cross=True),
     "Query.stationConfiguration": Row(VIEWER, cross=True),

@@ -35,7 +35,7 @@ PUBLIC: dict[str, str] = {
 SENSITIVE = {
     "Driver", "IdToken", "Reservation", "ChargingSession", "Receipt", "PaymentMethod",
     "Alert", "AuditRecord", "ApiKey", "CapacityNode", "ChargingLimit", "UptimeReport",
-    "EvseUptime", "OperatorUser", "MaintenanceWindow",
+    "EvseUptime", "OperatorUser", "MaintenanceWindow", "OcppMessage",
 }  # fmt: skip
 """Types that belong to one driver or one organisation."""
 
