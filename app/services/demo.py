@@ -6,7 +6,9 @@ from sqlmodel import select
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Operator, Tariff
+from app.domain.access import OperatorRole
 from app.domain.enums import IdTokenType
+from app.services.operators import create_operator_user
 from app.services.provisioning import (
     ConnectorSpec,
     create_id_token,
@@ -17,6 +19,9 @@ from app.services.tariffs import assign_tariff, create_tariff
 
 DEMO_OPERATOR = "chargenet demo"
 DEMO_PASSWORD = "demo-station-password"  # noqa: S105  (shared by the simulated demo stations)
+DEMO_OPERATOR_EMAIL = "ops@demo.chargenet.test"
+# Published in the README so the explorer can try the operator API: demo databases only.
+DEMO_OPERATOR_PASSWORD = "demo-operator-password"  # noqa: S105
 DEMO_TOKEN = "SIMTOKEN01"  # noqa: S105  (an RFID uid, not a secret)
 
 
@@ -136,5 +141,13 @@ async def seed_demo_network(*, session_factory: SessionFactory) -> list[str]:
         uid=DEMO_TOKEN,
         type=IdTokenType.RFID,
         label="demo RFID card",
+    )
+    await create_operator_user(
+        session_factory=session_factory,
+        org=DEMO_OPERATOR,
+        email=DEMO_OPERATOR_EMAIL,
+        password=DEMO_OPERATOR_PASSWORD,
+        role=OperatorRole.ADMIN,
+        actor="seed:demo",
     )
     return station_ids

@@ -5,8 +5,15 @@ from sqlmodel import func, select
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Connector, Evse, Location
+from app.domain.access import OperatorRole
 from app.domain.errors import Conflict, InvalidInput, NotFound
-from app.services.demo import DEMO_SITES, seed_demo_network
+from app.services.demo import (
+    DEMO_OPERATOR_EMAIL,
+    DEMO_OPERATOR_PASSWORD,
+    DEMO_SITES,
+    seed_demo_network,
+)
+from app.services.operators import log_in
 from app.services.provisioning import create_location, create_station
 from app.services.security import verify_password
 
@@ -99,3 +106,16 @@ async def test_seeding_the_demo_network_twice_creates_it_once(
     assert len(first) == sum(site.stations for site in DEMO_SITES)
     assert await _count(session_factory, Location) == len(DEMO_SITES)
     assert await _count(session_factory, Evse) == 2 * len(first)
+
+
+async def test_the_demo_operator_admin_logs_in_and_owns_the_demo_stations(
+    session_factory: SessionFactory,
+) -> None:
+    await seed_demo_network(session_factory=session_factory)
+    user = await log_in(
+        session_factory=session_factory, email=DEMO_OPERATOR_EMAIL, password=DEMO_OPERATOR_PASSWORD
+    )
+    assert user.role is OperatorRole.ADMIN
+    async with session_factory() as db:
+        owners = (await db.exec(select(Location.operator_id).distinct())).all()
+    assert owners == [user.operator_id]
