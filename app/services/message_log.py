@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from app.db.engine import SessionFactory
-from app.db.models import OcppMessageLog
+from app.db.models import ChargingStation, OcppMessageLog
+from app.db.types import UtcDateTime
 from app.domain.enums import MessageDirection, MessageKind
 
 
@@ -30,8 +31,37 @@ def _clip(value: str | None, length: int) -> str | None:
     return value[:length] if value is not None else None
 
 
+def _last_inbound(frames: Sequence[LoggedFrame]) -> list[dict[str, object]]:
+    """The newest inbound frame's time per station in `frames`."""
+    latest: dict[str, datetime] = {}
+    for frame in frames:
+        if frame.direction == MessageDirection.INBOUND:
+            seen = latest.get(frame.station_id)
+            if seen is None or frame.at > seen:
+                latest[frame.station_id] = frame.at
+    # In id order, so two writers (instances) lock the rows in one order on PostgreSQL.
+    return [{"sid": station_id, "at": latest[station_id]} for station_id in sorted(latest)]
+
+
+# Never moves backwards (batches of two instances may commit out of order).
+# A Core statement on the table (not the ORM entity), so a list of params is one executemany.
+_STATION = ChargingStation.__table__  # type: ignore[attr-defined]
+_TOUCH = (
+    sa.update(_STATION)
+    .where(
+        _STATION.c.id == sa.bindparam("sid"),
+        sa.or_(
+            _STATION.c.last_message_at.is_(None),
+            _STATION.c.last_message_at < sa.bindparam("at", type_=UtcDateTime()),
+        ),
+    )
+    .values(last_message_at=sa.bindparam("at", type_=UtcDateTime()))
+)
+
+
 async def write_frames(*, session_factory: SessionFactory, frames: Sequence[LoggedFrame]) -> None:
-    """Insert `frames` in one transaction (one multi-row INSERT)."""
+    """Insert `frames` in one transaction (one multi-row INSERT), and move each sending
+    station's `last_message_at` to its newest inbound frame (one UPDATE per station)."""
     if not frames:
         return
     rows = [
@@ -50,6 +80,9 @@ async def write_frames(*, session_factory: SessionFactory, frames: Sequence[Logg
     ]
     async with session_factory() as db:
         await db.exec(sa.insert(OcppMessageLog), params=rows)
+        touched = _last_inbound(frames)
+        if touched:
+            await db.exec(_TOUCH, params=touched)
         await db.commit()
 
 

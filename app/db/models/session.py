@@ -29,9 +29,11 @@ class ChargingSession(SQLModel, table=True):
     )
     started_at: datetime = Field(sa_column=utc_column(nullable=False))
     ended_at: datetime | None = Field(default=None, sa_column=utc_column())
-    meter_start_wh: int = Field(default=0)
-    meter_stop_wh: int | None = Field(default=None)
-    energy_wh: int = Field(default=0, ge=0)
+    # Meter registers are cumulative over the meter's life: past 2**31 Wh (2.1 GWh) on a DC
+    # charger, so 64-bit.
+    meter_start_wh: int = Field(default=0, sa_type=sa.BigInteger)
+    meter_stop_wh: int | None = Field(default=None, sa_type=sa.BigInteger)
+    energy_wh: int = Field(default=0, ge=0, sa_type=sa.BigInteger)
     power_w: int | None = Field(default=None)
     soc_percent: int | None = Field(default=None)
     stop_reason: str | None = Field(default=None, max_length=32)

@@ -43,6 +43,9 @@ class ChargingStation(SQLModel, table=True):
     )
     online: bool = Field(default=False)
     last_heartbeat_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # Any frame from the station (2.0.1 stations may skip heartbeats while sending other
+    # traffic); kept by the message log's batched writer, so up to one flush interval behind.
+    last_message_at: datetime | None = Field(default=None, sa_column=utc_column())
     last_boot_at: datetime | None = Field(default=None, sa_column=utc_column())
     connected_at: datetime | None = Field(default=None, sa_column=utc_column())
     disconnected_at: datetime | None = Field(default=None, sa_column=utc_column())
