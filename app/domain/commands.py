@@ -87,10 +87,20 @@ class SetChargingLimit:
     valid_from: datetime | None = None
     valid_to: datetime | None = None
     number_phases: int | None = None
+    #: A station-wide cap instead (1.6 ChargePointMaxProfile, 2.0.1 ChargingStationMaxProfile):
+    #: send it with `ocpp_evse_id` 0; it bounds every other profile of the station.
+    station_max: bool = False
+    #: An absolute schedule: the limit above holds from `starts_at`, then each
+    #: (seconds after `starts_at`, limit in the same unit) in `later_periods`, so a coming
+    #: limit change is obeyed even if the backend cannot be reached when it starts.
+    starts_at: datetime | None = None
+    later_periods: tuple[tuple[int, float], ...] = ()
 
     @property
     def profile_id(self) -> int:
         """Stable per EVSE and kind: a new limit replaces the old profile on the station."""
+        if self.station_max:
+            return 3000
         return (2000 if self.transaction_id is None else 1000) + self.ocpp_evse_id
 
     @property

@@ -1,5 +1,6 @@
 """Conversions both OCPP versions share: timestamps and sampled meter values."""
 
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -93,3 +94,29 @@ def profile_limit(command: SetChargingLimit) -> float:
     if command.limit_w < 0:
         raise InvalidInput(f"limit_w={command.limit_w}: expected >= 0")
     return float(math.floor(command.limit_w))
+
+
+def schedule_periods(command: SetChargingLimit) -> list[dict[str, Any]]:
+    """The schedule's periods: the limit from 0 s, then `later_periods` (start s, limit)."""
+    starts = [start for start, _ in command.later_periods]
+    if command.later_periods and (command.starts_at is None or starts != sorted(set(starts))):
+        raise InvalidInput(
+            f"later_periods {command.later_periods}: expected increasing starts after starts_at"
+        )
+    periods: list[dict[str, Any]] = []
+    amps = command.limit_a is not None
+    for start, limit in ((0, None), *command.later_periods):
+        if start < 0 or (start == 0 and limit is not None):
+            raise InvalidInput(f"period start {start} s: expected > 0 after the first")
+        one = command
+        if limit is not None:
+            one = (
+                dataclasses.replace(command, limit_a=limit)
+                if amps
+                else dataclasses.replace(command, limit_w=limit)
+            )
+        period: dict[str, Any] = {"start_period": start, "limit": profile_limit(one)}
+        if command.number_phases is not None and command.limit_a is not None:
+            period["number_phases"] = command.number_phases
+        periods.append(period)
+    return periods

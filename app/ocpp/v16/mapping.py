@@ -196,20 +196,20 @@ def _check_length(name: str, value: str, most: int) -> None:
 
 
 def _profile(command: SetChargingLimit) -> dict[str, Any]:
-    """A 1.6 TxProfile (with a transaction) or TxDefaultProfile, one period, relative."""
-    period: dict[str, Any] = {"start_period": 0, "limit": common.profile_limit(command)}
-    if command.number_phases is not None and command.limit_a is not None:
-        period["number_phases"] = command.number_phases
+    """A 1.6 TxProfile, TxDefaultProfile or station max; relative, or absolute from starts_at."""
     profile: dict[str, Any] = {
         "charging_profile_id": command.profile_id,
         "stack_level": command.stack_level,
-        "charging_profile_purpose": "TxDefaultProfile"
+        "charging_profile_purpose": "ChargePointMaxProfile"
+        if command.station_max
+        else "TxDefaultProfile"
         if command.transaction_id is None
         else "TxProfile",
-        "charging_profile_kind": "Relative",
+        "charging_profile_kind": "Absolute" if command.starts_at else "Relative",
         "charging_schedule": {
             "charging_rate_unit": "A" if command.limit_a is not None else "W",
-            "charging_schedule_period": [period],
+            "charging_schedule_period": common.schedule_periods(command),
+            **({"start_schedule": command.starts_at.isoformat()} if command.starts_at else {}),
         },
     }
     if command.transaction_id is not None:
