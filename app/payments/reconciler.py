@@ -1,20 +1,19 @@
 """The payment reconciler: the lifespan's one owner of settling captures and lost holds."""
 
 import asyncio
-import contextlib
 import logging
-from types import TracebackType
 
 from app.db.engine import SessionFactory
 from app.services.adhoc_payments import expire_ad_hoc
 from app.services.payments_settlement import settle_owed
+from app.services.periodic import PeriodicTask
 from app.services.ports import PaymentGateway
 from app.services.refunds import retry_pending_refunds
 
 log = logging.getLogger(__name__)
 
 
-class PaymentReconciler:
+class PaymentReconciler(PeriodicTask):
     """`async with` starts a task that settles what is owed every `interval_s`; exit stops it.
 
     Sessions that end mark their payment CAPTURE_PENDING in the same transaction; this task
@@ -22,18 +21,15 @@ class PaymentReconciler:
     same idempotency keys. `wake()` runs a pass now (tests, and a webhook that changed state).
     """
 
+    task_name = "payment reconciler pass"
+
     def __init__(
         self, *, session_factory: SessionFactory, gateway: PaymentGateway, interval_s: float
     ) -> None:
+        super().__init__(interval_s=interval_s)
         self._session_factory = session_factory
         self._gateway = gateway
-        self._interval_s = interval_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._passed = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def next_pass(self) -> None:
         """Run a pass now and return once a pass that began after this call has finished."""
@@ -43,6 +39,13 @@ class PaymentReconciler:
         passed = self._passed
         self.wake()
         await passed.wait()
+
+    async def run_pass(self) -> None:
+        await self.run_once()
+
+    def after_pass(self) -> None:
+        self._passed.set()
+        self._passed = asyncio.Event()
 
     async def run_once(self) -> None:
         settled = await settle_owed(session_factory=self._session_factory, gateway=self._gateway)
@@ -57,34 +60,3 @@ class PaymentReconciler:
             session_factory=self._session_factory, gateway=self._gateway
         ):
             log.info("guest payment %s expired unstarted: hold cancelled", ad_hoc.id)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a loop top: one bad pass must not end reconciliation
-                log.exception("payment reconciler pass failed")
-            self._passed.set()
-            self._passed = asyncio.Event()
-            try:
-                async with asyncio.timeout(self._interval_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
-
-    async def __aenter__(self) -> "PaymentReconciler":
-        self._task = asyncio.create_task(self._loop(), name="payment reconciler")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -5,11 +5,8 @@ stations to release the EVSE (CancelReservation); it does not rely on the statio
 """
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy import func, or_
 from sqlmodel import col, select
@@ -18,10 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.db.engine import SessionFactory
 from app.db.models import Evse, Reservation
 from app.domain.reservations import HOLDING, ReservationStatus
+from app.services.periodic import PeriodicTask
 from app.services.ports import StationCommander
 from app.services.reservations import send_cancel, set_status
-
-log = logging.getLogger(__name__)
 
 EXPIRY_INTERVAL_S = 5.0
 
@@ -98,11 +94,13 @@ async def mark_used(
     return reservation.id
 
 
-class ReservationExpiry:
+class ReservationExpiry(PeriodicTask):
     """The one owner of the expiry sweep: `async with` starts the task, leaving cancels it.
 
     `clock` is injectable so tests can move time; `swept` is set after every sweep.
     """
+
+    task_name = "reservation expiry sweep"
 
     def __init__(
         self,
@@ -112,37 +110,16 @@ class ReservationExpiry:
         interval_s: float = EXPIRY_INTERVAL_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__(interval_s=interval_s)
         self._session_factory = session_factory
         self._commander = commander
-        self.interval_s = interval_s
         self.clock = clock
         self.swept = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
-        self._task = asyncio.create_task(self._run(), name="reservation-expiry")
-        return self
+    async def run_pass(self) -> None:
+        await expire_due(
+            session_factory=self._session_factory, commander=self._commander, now=self.clock()
+        )
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await expire_due(
-                    session_factory=self._session_factory,
-                    commander=self._commander,
-                    now=self.clock(),
-                )
-            except Exception:  # loop top: one failed sweep must not end expiry for good
-                log.exception("reservation expiry sweep failed")
-            self.swept.set()
-            await asyncio.sleep(self.interval_s)
+    def after_pass(self) -> None:
+        self.swept.set()

@@ -5,19 +5,17 @@ single statement holds locks on, or builds an undo log for, millions of rows; an
 open (`ended_at` None) is current state and is never purged, however old its start.
 """
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from app.db.engine import SessionFactory
 from app.db.models import EvseStatusInterval, OcppMessageLog, StationConnectivityInterval
+from app.services.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +47,10 @@ async def _purge(
     return total
 
 
-class RetentionPurger:
+class RetentionPurger(PeriodicTask):
     """`async with` purges every `interval_s`; `purge_once(now=...)` for tests."""
+
+    task_name = "retention purge"
 
     def __init__(
         self,
@@ -66,13 +66,15 @@ class RetentionPurger:
             raise ValueError(
                 f"retention of {message_log_days} / {status_history_days} days: expected >= 1"
             )
+        super().__init__(interval_s=interval_s)
         self._session_factory = session_factory
         self.message_log_age = timedelta(days=message_log_days)
         self.status_history_age = timedelta(days=status_history_days)
-        self.interval_s = interval_s
         self.batch = batch
         self.max_batches = max_batches
-        self._task: asyncio.Task[None] | None = None
+
+    async def run_pass(self) -> None:
+        await self.purge_once()
 
     async def purge_once(self, *, now: datetime | None = None) -> Purged:
         at = now or datetime.now(UTC)
@@ -103,27 +105,3 @@ class RetentionPurger:
         if purged.messages or purged.statuses or purged.connectivity:
             log.info("retention purged %s", purged)
         return purged
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.purge_once()
-            except Exception:  # loop top: the next pass tries again
-                log.exception("retention purge failed")
-            await asyncio.sleep(self.interval_s)
-
-    async def __aenter__(self) -> Self:
-        self._task = asyncio.create_task(self._run(), name="retention-purge")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
