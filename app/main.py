@@ -5,6 +5,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import prometheus_client
 import sqlalchemy as sa
@@ -122,10 +123,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lambda: AlertWebhook.from_settings(settings, bus) or contextlib.nullcontext(),
         lambda: reconciler or contextlib.nullcontext(),
         lambda: LoadScheduler.wire(settings, session_factory, bus, registry),
-        lambda: CommandSweeper(  # starts and stops left behind by an instance that died
+        lambda: CommandSweeper(  # commands left live by an instance that died or restarted
             session_factory=session_factory,
             bus=bus,
             follower_deadline_s=settings.ocpp_call_timeout_s + settings.remote_command_window_s,
+            operation_deadline_s=settings.ocpp_call_timeout_s + settings.remote_operation_window_s,
+            firmware_deadline_s=settings.ocpp_call_timeout_s + settings.firmware_update_window_s,
+            grace=timedelta(seconds=settings.command_sweep_grace_s),
+            interval_s=settings.command_sweep_interval_s,
         ),
         lambda: RetentionPurger(
             session_factory=session_factory,

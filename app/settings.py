@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         description="How long after its retrieve time a firmware update has to reach "
         "Installed (or a failure) before the command is TIMEOUT.",
     )
+    # The leader's sweep of commands whose following instance died (crash, restart).
+    command_sweep_interval_s: float = Field(default=30.0, gt=0)
+    command_sweep_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long past a follower's own deadline a live command is timed out",
+    )
 
     # Serviceability: the health monitor and the operator API.
     health_check_interval_s: float = Field(
