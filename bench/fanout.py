@@ -125,7 +125,10 @@ async def run(kind: str, args: argparse.Namespace) -> None:
         port = free_port()
         sent: dict[Key, float] = {}
         tally = Tally()
-        async with running(app_server(url, port)) as server:
+        # Every subscriber connects from 127.0.0.1: past the per-address burst (300) the
+        # `subscribe` messages would be refused RATE_LIMITED. 0 = no limit.
+        unlimited = {"rate_limit_ip_per_s": "0", "rate_limit_principal_per_s": "0"}
+        async with running(app_server(url, port, **unlimited)) as server:
             stations = [
                 Station(
                     f"ws://127.0.0.1:{port}/ocpp",

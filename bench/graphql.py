@@ -131,7 +131,10 @@ async def run(kind: str, args: argparse.Namespace) -> None:
         note(f"{kind}: seeded in {time.monotonic() - began:.1f}s")
         port = free_port()
         rng = random.Random(50)
-        async with running(app_server(url, port)) as server:
+        # All clients share 127.0.0.1: the per-address rate limit would answer most requests
+        # RATE_LIMITED (cheap) and skew both rates. 0 = no limit.
+        unlimited = {"rate_limit_ip_per_s": "0", "rate_limit_principal_per_s": "0"}
+        async with running(app_server(url, port, **unlimited)) as server:
             limits = httpx.Limits(max_connections=args.clients * 2)
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
