@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     health_max_session_s: int = Field(
         default=86_400, ge=600, description="a transaction open this long was never closed"
     )
+    station_updated_coalesce_s: float = Field(
+        default=1.0, ge=0, description="stationUpdated sends a station's power at most this often"
+    )
     alert_webhook_url: str | None = Field(
         default=None, description="alert events are POSTed here; unset = no webhook"
     )

@@ -77,6 +77,7 @@ from app.graphql.subscriptions.allocation import AllocationSubscriptions
 from app.graphql.subscriptions.command_result import CommandResultSubscriptions
 from app.graphql.subscriptions.evse_status import EvseStatusSubscriptions
 from app.graphql.subscriptions.session_updated import SessionUpdatedSubscriptions
+from app.graphql.subscriptions.station_updated import StationUpdatedSubscriptions
 
 __all__ = ["ActiveSubscriptions", "schema", "should_mask"]
 
@@ -192,6 +193,7 @@ class Subscription(
     SessionUpdatedSubscriptions,
     AlertSubscriptions,
     AllocationSubscriptions,
+    StationUpdatedSubscriptions,
 ):
     pass
 

@@ -76,6 +76,7 @@ ROWS: dict[str, Row] = {
     "Query.worstEvses": Row(VIEWER, cross=True),
     "Query.maintenanceWindows": Row(VIEWER, cross=True),
     "Query.stationMessages": Row(VIEWER, cross=True),
+    "Query.stationDiagnostics": Row(VIEWER, cross=True),
     "Query.auditLog": Row(ADMIN),  # organisation B's own records: tests/access/test_audit_api
     "Query.apiKeys": Row(ADMIN, cross=True),
     "Query.stationConfiguration": Row(VIEWER, cross=True),
@@ -134,6 +135,7 @@ ROWS: dict[str, Row] = {
     "Subscription.sessionUpdated": Row(DRIVER, cross=True),
     "Subscription.alertRaised": Row(VIEWER),
     "Subscription.allocationChanged": Row(VIEWER, cross=True),
+    "Subscription.stationUpdated": Row(VIEWER, cross=True),
 }
 
 DENIED = {"UNAUTHENTICATED", "FORBIDDEN"}
