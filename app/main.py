@@ -27,6 +27,7 @@ from app.monitoring.metrics import Metrics
 from app.monitoring.webhook import AlertWebhook
 from app.ocpp.distributed import create_registry, default_instance_id
 from app.ocpp.endpoint import OcppServer
+from app.ocpp.limits import create_failure_store
 from app.ocpp.registry import StationRegistry
 from app.payments.gateway import StripeGateway
 from app.payments.reconciler import PaymentReconciler
@@ -74,8 +75,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         key_prefix=settings.redis_key_prefix, call_timeout_s=settings.ocpp_call_timeout_s,
         ttl_s=settings.cluster_station_ttl_s, refresh_s=settings.cluster_refresh_interval_s,
     )  # fmt: skip
+    # Failed-handshake lockout: in Redis with REDIS_URL, so a guess on any instance counts.
+    lockout = create_failure_store(settings)
     ocpp = OcppServer(
-        settings=settings, session_factory=session_factory, bus=bus, registry=registry
+        settings=settings,
+        session_factory=session_factory,
+        bus=bus,
+        registry=registry,
+        failures=lockout,
     )
     tokens = TokenService(settings)
     commands = CommandRunner()  # owns the tasks that follow remote commands to their outcome
@@ -208,6 +215,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await bus.start()
             stack.push_async_callback(bus.close)
             stack.push_async_callback(rate_limiter.close)
+            stack.push_async_callback(lockout.close)
             await stack.enter_async_context(registry)
             await stack.enter_async_context(ocpp)
             await stack.enter_async_context(commands)
