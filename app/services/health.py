@@ -40,7 +40,7 @@ class HealthThresholds:
 
     @property
     def silence_s(self) -> float:
-        """A station that said nothing for two heartbeat intervals is offline."""
+        """A station that sent no message for two heartbeat intervals is offline."""
         return 2 * self.heartbeat_interval_s
 
 
@@ -83,18 +83,22 @@ async def sync_condition(
 async def mark_silent_stations_offline(
     *, session_factory: SessionFactory, bus: EventBus, now: datetime, thresholds: HealthThresholds
 ) -> list[str]:
-    """Stations marked online that sent no heartbeat (or boot) and did not connect within two
-    heartbeat intervals are offline, even if their socket looks open. Returns their ids."""
+    """Stations marked online that sent nothing (no heartbeat, boot or any other message) and
+    did not connect within two heartbeat intervals are offline, even if their socket looks
+    open. A 2.0.1 station busy with status and meter values may skip heartbeats: any message
+    counts. Returns their ids."""
     cutoff = now - timedelta(seconds=thresholds.silence_s)
-    heard = ChargingStation.last_heartbeat_at
-    connected = ChargingStation.connected_at
+    heard = (
+        ChargingStation.last_heartbeat_at,
+        ChargingStation.last_message_at,
+        ChargingStation.connected_at,
+    )
     async with session_factory() as db:
         silent = (
             await db.exec(
                 select(ChargingStation).where(
                     col(ChargingStation.online).is_(True),
-                    or_(col(heard).is_(None), col(heard) < cutoff),
-                    or_(col(connected).is_(None), col(connected) < cutoff),
+                    *[or_(col(at).is_(None), col(at) < cutoff) for at in heard],
                 )
             )
         ).all()

@@ -221,3 +221,51 @@ async def test_metrics_count_the_traffic(live_server: LiveServer) -> None:
     )
     assert 'chargenet_alerts_open{severity="MAJOR"} 1.0' in text
     assert "chargenet_graphql_subscriptions_active 0.0" in text
+
+
+async def test_a_station_that_talks_without_heartbeats_stays_online(
+    live_server: LiveServer,
+) -> None:
+    factory = live_server.runtime.session_factory
+    await make_station(factory, station_id="HEALTH-0001", password=PASSWORD)
+    monitor: HealthMonitor = live_server.app.state.health
+    log = live_server.runtime.ocpp.message_log
+    charger = create_station(charger_config(live_server, "2.0.1"), 0)
+    async with charger.connect():
+        assert await charger.boot() == "Accepted"
+        await log.flush()
+        # As if it booted ten minutes ago and never heartbeated since (2.0.1 allows a station
+        # busy with other messages to skip heartbeats).
+        long_ago = datetime.now(UTC) - timedelta(minutes=10)
+        async with factory() as db:
+            station = await db.get(ChargingStation, "HEALTH-0001")
+            assert station is not None
+            station.last_boot_at = station.last_heartbeat_at = long_ago
+            station.connected_at = station.last_message_at = long_ago
+            db.add(station)
+            await db.commit()
+        await charger.send_status(1, "Available")
+        await charger.send_status(1, "Occupied")
+        await log.flush()
+        async with factory() as db:
+            station = await db.get(ChargingStation, "HEALTH-0001")
+            assert station is not None
+            assert station.last_message_at is not None
+            last_message = station.last_message_at
+        assert last_message > long_ago
+
+        # 90 s after its last message (ten minutes after its last heartbeat): online.
+        monitor.clock = lambda: last_message + timedelta(seconds=90)
+        await monitor.run_once()
+        assert await is_online(live_server, "HEALTH-0001") is True
+        # Two heartbeat intervals without any message: offline.
+        monitor.clock = lambda: last_message + timedelta(seconds=121)
+        await monitor.run_once()
+        assert await is_online(live_server, "HEALTH-0001") is False
+
+
+async def is_online(server: LiveServer, station_id: str) -> bool:
+    async with server.runtime.session_factory() as db:
+        station = await db.get(ChargingStation, station_id)
+    assert station is not None
+    return station.online
