@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from tests.conftest import ROOT
 
 READY = "chargenet ready"
+# The lifespan logs READY before uvicorn binds its socket; this line comes once it listens.
+SERVING = "Uvicorn running on"
 START_TIMEOUT_S = 120.0  # importing the app takes seconds, minutes on a loaded shared machine
 
 
@@ -114,14 +116,14 @@ async def cluster(
             if one_by_one:
                 for name in names:
                     instances[name] = await start_instance(name, env, workdir)
-                    await instances[name].wait_for_line(READY, timeout_s=START_TIMEOUT_S)
+                    await instances[name].wait_for_line(SERVING, timeout_s=START_TIMEOUT_S)
             else:
                 for name in names:
                     instances[name] = await start_instance(name, env, workdir)
                 async with asyncio.timeout(START_TIMEOUT_S):
                     await asyncio.gather(
                         *(
-                            i.wait_for_line(READY, timeout_s=START_TIMEOUT_S)
+                            i.wait_for_line(SERVING, timeout_s=START_TIMEOUT_S)
                             for i in instances.values()
                         )
                     )
