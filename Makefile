@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/chargenet_test
 SIM_STATIONS ?= 6
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench schema clean install
+.PHONY: run test lint typecheck test-sqlite test-postgres bench bench-cluster schema clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench: install
 	@$(BIN)/python bench/ocpp.py $(BENCH_MODE)
 	@$(BIN)/python bench/graphql.py $(BENCH_MODE)
 	@$(BIN)/python bench/fanout.py $(BENCH_MODE)
+
+## bench-cluster: two instances beside one on PostgreSQL + Redis (127.0.0.1), leader takeover
+## (quick ~1.5 min on the shared 2-core machine, so not part of `make bench`)
+bench-cluster: install
+	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@$(BIN)/python bench/cluster.py $(BENCH_MODE)
 
 clean:
 	rm -rf $(VENV) chargenet.db chargenet.db-wal chargenet.db-shm .pytest_cache .mypy_cache .ruff_cache
