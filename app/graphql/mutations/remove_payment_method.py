@@ -4,13 +4,11 @@ from typing import Annotated
 
 import strawberry
 
-from app.domain.errors import NotFound
 from app.graphql.context import Info
-from app.graphql.permissions import IsDriver, current_driver_id
+from app.graphql.mutations.saved_payment_methods import change_saved_method
+from app.graphql.permissions import IsDriver
 from app.graphql.types.payment import PaymentMethod, PaymentMethodNotFound, PaymentsUnavailable
 from app.services import payments
-from app.services.payments_results import PaymentsNotConfigured
-from app.services.payments_results import PaymentsUnavailable as Unavailable
 
 
 @strawberry.input
@@ -34,24 +32,11 @@ RemovePaymentMethodResult = Annotated[
 async def remove_payment_method(
     info: Info, input: RemovePaymentMethodInput
 ) -> RemovePaymentMethodResult:
-    context, driver_id = info.context, current_driver_id(info)
-    try:
-        await payments.remove_payment_method(
-            session_factory=context.session_factory,
-            gateway=context.payments,
-            driver_id=driver_id,
-            payment_method_id=str(input.payment_method_id),
-        )
-        saved = await payments.list_payment_methods(
-            session_factory=context.session_factory, gateway=context.payments, driver_id=driver_id
-        )
-    except NotFound:
-        return PaymentMethodNotFound(
-            message=f"you have no payment method {str(input.payment_method_id)!r}"
-        )
-    except (PaymentsNotConfigured, Unavailable) as exc:
-        return PaymentsUnavailable(message=str(exc))
-    return RemovePaymentMethodPayload(payment_methods=[PaymentMethod.from_saved(s) for s in saved])
+    change = payments.remove_payment_method
+    outcome = await change_saved_method(info, input.payment_method_id, change)
+    if isinstance(outcome, list):
+        return RemovePaymentMethodPayload(payment_methods=outcome)
+    return outcome
 
 
 @strawberry.type
