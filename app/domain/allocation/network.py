@@ -13,6 +13,9 @@ Member = tuple[int, float, float, float]
 
 #: Tolerance for the final feasibility check; far inside the 1e-3 A the rules allow.
 CHECK_TOLERANCE_A = 1e-9
+#: Constraints are filled to this much below their limit, so that rounding in the incremental
+#: sums never lands a hair above it.
+HEADROOM_MARGIN_A = 1e-7
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,23 @@ class Network:
     angle_deg: tuple[float, ...]
     #: Indices of the constraints each EVSE is in.
     constraint_set: tuple[tuple[int, ...], ...]
+    #: EVSE ids, in index order.
+    ids: tuple[str, ...] = ()
+    #: For each EVSE on a multi-phase component, a number shared by the EVSEs of that component
+    #: drawing at the same phase angle; -1 on single-phase components.
+    phase_group: tuple[int, ...] = ()
+    #: How many phase groups there are (0 when every component is single-phase).
+    phase_groups: int = 0
+    #: On single-phase components every phasor of a constraint has one angle, so its magnitude
+    #: is |sum_i coeff_i * I_i|: (constraint index, coeff) per membership, None elsewhere.
+    scalar_members: tuple[tuple[tuple[int, float], ...] | None, ...] = ()
+    #: For accepted steps that are whole amps, `floor_table[i][n]` is the largest step <= n
+    #: (a list index instead of a bisection in the hot loop); None otherwise.
+    floor_table: tuple[tuple[float, ...] | None, ...] = ()
+    #: Likewise `ceil_table[i][n]`: the smallest step >= n (the largest step past the end).
+    ceil_table: tuple[tuple[float, ...] | None, ...] = ()
+    #: Limits less `HEADROOM_MARGIN_A`: what the allocator fills up to.
+    fill_limits: tuple[float, ...] = ()
 
 
 def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]) -> Network:
@@ -57,6 +77,7 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
         for e in evses
     ]
     members: list[list[Member]] = [[] for _ in evses]
+    scalar: list[list[tuple[int, float]]] = [[] for _ in evses]
     for k, constraint in enumerate(constraints):
         for evse_id, coeff in constraint.coeffs.items():
             if evse_id not in index:
@@ -68,11 +89,18 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
             if coeff != 0.0:
                 cos, sin = unit[i]
                 members[i].append((k, coeff * cos, coeff * sin, abs(coeff)))
+                scalar[i].append((k, coeff))
     bounds = [_pilot_bounds(e) for e in evses]
     component_of = _components(len(evses), members)
     angles: dict[int, set[float]] = {}
     for i, evse in enumerate(evses):
         angles.setdefault(component_of[i], set()).add(evse.phase_angle_deg % 360.0)
+    single_phase = tuple(len(angles[c]) == 1 for c in component_of)
+    groups: dict[tuple[int, float], int] = {}
+    phase_group = tuple(
+        -1 if single else groups.setdefault((c, e.phase_angle_deg % 360.0), len(groups))
+        for e, c, single in zip(evses, component_of, single_phase, strict=True)
+    )
     return Network(
         evses=tuple(evses),
         constraints=tuple(constraints),
@@ -80,13 +108,22 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
         members=tuple(tuple(m) for m in members),
         limits=tuple(c.limit_a for c in constraints),
         component_of=component_of,
-        single_phase=tuple(len(angles[c]) == 1 for c in component_of),
+        single_phase=single_phase,
         min_on_a=tuple(b[0] for b in bounds),
         max_on_a=tuple(b[1] for b in bounds),
         steps_a=tuple(b[2] for b in bounds),
         amps_per_w=tuple(1.0 / e.voltage_v for e in evses),
         angle_deg=tuple(e.phase_angle_deg % 360.0 for e in evses),
         constraint_set=tuple(tuple(m[0] for m in mems) for mems in members),
+        ids=tuple(e.id for e in evses),
+        phase_group=phase_group,
+        phase_groups=len(groups),
+        scalar_members=tuple(
+            tuple(raw) if single else None for raw, single in zip(scalar, single_phase, strict=True)
+        ),
+        floor_table=tuple(_step_table(b[2], ceil=False) for b in bounds),
+        ceil_table=tuple(_step_table(b[2], ceil=True) for b in bounds),
+        fill_limits=tuple(max(c.limit_a - HEADROOM_MARGIN_A, 0.0) for c in constraints),
     )
 
 
@@ -101,6 +138,15 @@ def _pilot_bounds(evse: EvseSpec) -> tuple[float, float, tuple[float, ...] | Non
     if not steps:
         return math.inf, 0.0, steps
     return steps[0], steps[-1], steps
+
+
+def _step_table(steps: tuple[float, ...] | None, *, ceil: bool) -> tuple[float, ...] | None:
+    """Largest step <= n (or smallest >= n) for every whole n up to the largest step."""
+    if steps is None or not steps or steps[-1] > 1000 or any(a != int(a) for a in steps):
+        return None
+    if ceil:
+        return tuple(next(a for a in steps if a >= n) for n in range(int(steps[-1]) + 1))
+    return tuple(max((a for a in steps if a <= n), default=0.0) for n in range(int(steps[-1]) + 1))
 
 
 def _components(n_evses: int, members: Sequence[Sequence[Member]]) -> tuple[int, ...]:
