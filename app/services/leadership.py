@@ -6,6 +6,13 @@ lock the moment that session ends (process killed, connection cut), and a follow
 every `poll_interval_s`, takes it: takeover within about one poll interval. A leader that
 cannot reach its connection stops the singletons at once, before it tries anything else.
 
+A leader can also stop without its session ending: a frozen process or paused VM keeps its
+socket open (the kernel still acknowledges), and a dead host's connection stays half-open
+until TCP keepalive (2 h by default). So the lock's session carries a lease: the server ends it
+after `lease_s` without a check (`idle_session_timeout`; the leader checks every poll interval)
+and probes the peer with TCP keepalives on the same scale. Takeover then takes about `lease_s`
+plus a poll interval, and the old leader's next check fails, so it steps down as it wakes.
+
 The singletons do work that is idempotent or fenced by the database, so the short window in
 which a leader that lost its connection has not noticed yet does no harm twice:
 - reservation expiry: conditional UPDATEs from a live status (an expired reservation is
@@ -65,10 +72,13 @@ class Leadership:
         poll_interval_s: float,
         singletons: Sequence[Singleton],
         key: int = LEADER_LOCK,
+        lease_s: float | None = None,
     ) -> None:
         self.instance_id = instance_id
         self.elect = elect
         self.poll_interval_s = poll_interval_s
+        # Long enough that a busy event loop does not lose the lock between checks.
+        self.lease_s = lease_s if lease_s is not None else max(5 * poll_interval_s, 10.0)
         self.is_leader = False
         self.terms = 0
         self.changed = asyncio.Event()  # set on every change of `is_leader`
@@ -143,6 +153,7 @@ class Leadership:
             self._connection = await self._engine.connect()
             # Autocommit: the lock belongs to the session, not to a transaction left open.
             await self._connection.execution_options(isolation_level="AUTOCOMMIT")
+            await self._lease(self._connection)
         taken = await self._connection.scalar(
             sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}
         )
@@ -153,6 +164,21 @@ class Leadership:
             except BaseException:  # give the lock back rather than hold it without leading
                 await self._drop_connection()
                 raise
+
+    async def _lease(self, connection: AsyncConnection) -> None:
+        """The server ends this session after `lease_s` without a statement, and finds a dead
+        peer by TCP keepalive within about `lease_s` (see the module docstring)."""
+        probe_s = max(1, round(self.lease_s / 4))
+        settings = {
+            "idle_session_timeout": str(round(self.lease_s * 1000)),  # milliseconds
+            "tcp_keepalives_idle": str(probe_s),
+            "tcp_keepalives_interval": str(probe_s),
+            "tcp_keepalives_count": "3",
+        }
+        for name, value in settings.items():
+            await connection.execute(
+                sa.text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value}
+            )
 
     async def _begin_term(self) -> None:
         stack = AsyncExitStack()
