@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from app.graphql.execution import ChargenetExecutor
 from app.graphql.extensions import (
     MaskUnexpectedErrors,
     QueryLimits,
@@ -202,6 +203,7 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    execution_context_class=ChargenetExecutor,
     # Order matters: refuse over-budget callers before any work, swap a trusted document id
     # for its text before the limits count its tokens; masking wraps everything.
     extensions=[

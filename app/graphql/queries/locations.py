@@ -2,10 +2,12 @@
 
 import base64
 import binascii
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import strawberry
 from strawberry import relay
+from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
 
 from app.domain.errors import InvalidInput
 from app.domain.geo import BoundingBox
@@ -61,6 +63,34 @@ def check_page_size(first: int, limit: int) -> None:
         raise InvalidInput(f"first {first} is above the page size limit: expected at most {limit}")
 
 
+def selected_paths(selections: Iterable[Selection], prefix: str = "") -> Iterator[str]:
+    """Dotted GraphQL field names selected below `selections`, fragments flattened
+    (`edges.node.evses.connectors`); @skip/@include are ignored, so it may say more."""
+    for selection in selections:
+        if isinstance(selection, FragmentSpread | InlineFragment):
+            yield from selected_paths(selection.selections, prefix)
+            continue
+        path = f"{prefix}{selection.name}"
+        yield path
+        yield from selected_paths(selection.selections, f"{path}.")
+
+
+async def prefetch_page(info: Info, location_ids: list[int]) -> None:
+    """Load what the selection asks below a page of locations in one batch per kind, before
+    its fields run: they then answer synchronously (see `Loaders.prefetch_location_tree`)."""
+    node = "edges.node."
+    below = [selection for field in info.selected_fields for selection in field.selections]
+    paths = {p.removeprefix(node) for p in selected_paths(below) if p.startswith(node)}
+    if not paths & {"evses", "availableEvses", "totalEvses", "maxPowerKw"} or not location_ids:
+        return
+    await info.context.loaders.prefetch_location_tree(
+        location_ids,
+        connectors="evses.connectors" in paths or "maxPowerKw" in paths,
+        tariffs="evses.connectors.tariff" in paths,
+        stations="evses.station" in paths,
+    )
+
+
 @strawberry.type
 class LocationQueries:
     @fields.field(description="Search locations: nearest first with `near`, else by id.")
@@ -92,6 +122,7 @@ class LocationQueries:
             )
             for hit in page.hits
         ]
+        await prefetch_page(info, [hit.location.id for hit in page.hits if hit.location.id])
         return LocationConnection(
             edges=edges,
             page_info=relay.PageInfo(

@@ -1,16 +1,18 @@
 """Locations (OCPI Location): a site with coordinates, opening hours and EVSEs."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry import relay
 
 from app.db import models
 from app.domain.enums import EvseStatus
-from app.graphql import fields
 from app.graphql.context import Info
-from app.graphql.types.station import Evse
+from app.graphql.types.station import Evse, eager_field
+
+T = TypeVar("T")
 
 
 @strawberry.type(description="A WGS84 point.")
@@ -63,28 +65,49 @@ class Location(relay.Node):
         description="Great-circle distance from the search point; null without `near`."
     )
 
-    @strawberry.field
-    async def evses(self, info: Info) -> list[Evse]:
-        rows = await info.context.loaders.evses_by_location.load(self.id)
-        return [Evse.from_row(row) for row in rows]
+    @eager_field(graphql_type=list[Evse])
+    def evses(self, info: Info) -> list[Evse] | Awaitable[list[Evse]]:
+        return self._with_evses(info, lambda rows: [Evse.from_row(row) for row in rows])
 
-    @fields.field(description="EVSEs whose status is AVAILABLE now.")
-    async def available_evses(self, info: Info) -> int:
-        rows = await info.context.loaders.evses_by_location.load(self.id)
-        return sum(1 for row in rows if row.status == EvseStatus.AVAILABLE)
+    @eager_field(description="EVSEs whose status is AVAILABLE now.", graphql_type=int)
+    def available_evses(self, info: Info) -> int | Awaitable[int]:
+        return self._with_evses(
+            info, lambda rows: sum(1 for row in rows if row.status == EvseStatus.AVAILABLE)
+        )
 
-    @strawberry.field
-    async def total_evses(self, info: Info) -> int:
-        return len(await info.context.loaders.evses_by_location.load(self.id))
+    @eager_field(graphql_type=int)
+    def total_evses(self, info: Info) -> int | Awaitable[int]:
+        return self._with_evses(info, len)
 
-    @fields.field(description="The most powerful connector here, in kW; null without any.")
-    async def max_power_kw(self, info: Info) -> float | None:
+    @eager_field(
+        description="The most powerful connector here, in kW; null without any.",
+        graphql_type=float | None,
+    )
+    def max_power_kw(self, info: Info) -> float | Awaitable[float | None] | None:
+        loaders = info.context.loaders
+        evses = loaders.evses_of.get(self.id)
+        if evses is not None:
+            groups = [loaders.connectors_of.get(row.id) for row in evses if row.id is not None]
+            if all(group is not None for group in groups):
+                return _max_power_kw([c for group in groups if group for c in group])
+        return self._load_max_power_kw(info)
+
+    def _with_evses(self, info: Info, answer: Callable[[list[models.Evse]], T]) -> T | Awaitable[T]:
+        """`answer` over this location's EVSE rows: at once when the operation loaded them."""
+        rows = info.context.loaders.evses_of.get(self.id)
+        if rows is not None:
+            return answer(rows)
+        return self._load_evses(info, answer)
+
+    async def _load_evses(self, info: Info, answer: Callable[[list[models.Evse]], T]) -> T:
+        return answer(await info.context.loaders.evses_by_location.load(self.id))
+
+    async def _load_max_power_kw(self, info: Info) -> float | None:
         loaders = info.context.loaders
         evses = await loaders.evses_by_location.load(self.id)
         ids = [row.id for row in evses if row.id is not None]
         connectors = await loaders.connectors_by_evse.load_many(ids)
-        powers = [c.max_electric_power for group in connectors for c in group]
-        return max(powers) / 1000 if powers else None
+        return _max_power_kw([c for group in connectors for c in group])
 
     @classmethod
     def from_row(cls, row: models.Location, distance_m: float | None = None) -> "Location":
@@ -102,6 +125,11 @@ class Location(relay.Node):
             last_updated=row.updated_at,
             distance_meters=distance_m,
         )
+
+
+def _max_power_kw(connectors: list[models.Connector]) -> float | None:
+    powers = [c.max_electric_power for c in connectors]
+    return max(powers) / 1000 if powers else None
 
 
 @strawberry.type(description="A page of locations.")

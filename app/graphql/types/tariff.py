@@ -1,11 +1,10 @@
 """Tariffs (OCPI 2.2.1) in the API: typed elements, a summary in words, and price estimates."""
 
+from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
-from weakref import WeakKeyDictionary
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
 from app.domain import tariffs as domain
 from app.domain.tariffs import (
@@ -16,10 +15,8 @@ from app.domain.tariffs import (
     TariffDimension,
 )
 from app.graphql.context import Info
-from app.graphql.loaders import Loaders
 from app.graphql.types import node
 from app.graphql.types.money import Money
-from app.services import tariffs as service
 
 TARIFF = "Tariff"
 
@@ -28,32 +25,31 @@ strawberry.enum(DayOfWeek)
 strawberry.enum(ReservationRestriction)
 strawberry.enum(PriceLimit, description="Which bound of the tariff changed a total.")
 
-# One tariff loader per operation's Loaders (replaced per operation), without touching Loaders.
-_LOADERS: "WeakKeyDictionary[Loaders, DataLoader[int, domain.Tariff | None]]" = WeakKeyDictionary()
 
-
-def _tariff_loader(info: Info) -> DataLoader[int, domain.Tariff | None]:
+def tariff_view(info: Info, tariff_id: int) -> "Tariff | Awaitable[Tariff | None] | None":
+    """The API view of a stored tariff: at once when this operation already loaded it (a page's
+    tariffs are prefetched), else an awaitable batched through the operation's loader."""
     loaders = info.context.loaders
-    loader = _LOADERS.get(loaders)
-    if loader is None:
-        session_factory = info.context.session_factory
-
-        async def load(ids: list[int]) -> list[domain.Tariff | None]:
-            async with session_factory() as db:
-                rows = await service.tariffs_by_id(db=db, ids=ids)
-            parsed = {row.id: service.tariff_from_row(row) for row in rows}
-            return [parsed.get(i) for i in ids]
-
-        loader = _LOADERS[loaders] = DataLoader(load_fn=load)
-    return loader
+    if tariff_id in loaders.tariffs:
+        return _view(info, tariff_id, loaders.tariffs[tariff_id])
+    return load_tariff(info, tariff_id)
 
 
 async def load_tariff(info: Info, tariff_id: int | None) -> "Tariff | None":
     """The API view of a stored tariff, batched per operation."""
     if tariff_id is None:
         return None
-    tariff = await _tariff_loader(info).load(tariff_id)
-    return Tariff.from_domain(tariff) if tariff is not None else None
+    return _view(info, tariff_id, await info.context.loaders.tariff.load(tariff_id))
+
+
+def _view(info: Info, tariff_id: int, tariff: domain.Tariff | None) -> "Tariff | None":
+    """Built once per operation: 150 connectors sharing a tariff share one object."""
+    views = info.context.loaders.views
+    key = (TARIFF, tariff_id)
+    if key not in views:
+        views[key] = Tariff.from_domain(tariff) if tariff is not None else None
+    view: Tariff | None = views[key]
+    return view
 
 
 def money(amount_minor: int, currency: str) -> Money:
