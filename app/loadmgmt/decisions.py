@@ -1,10 +1,16 @@
 """One scheduling decision: sessions and station states in, the limits to send out (pure)."""
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from app.domain.allocation import SessionDemand, allocate, compile_network, violated
+from app.domain.allocation import (
+    FleetAllocator,
+    Network,
+    SessionDemand,
+    compile_network,
+    violated,
+)
 from app.services.capacity_compiler import CompiledSite, pinned
 
 #: A limit that moves by less than this is not re-sent (chargers and EVs settle slowly).
@@ -31,6 +37,36 @@ class Plan:
     to_send: dict[int, float] = field(default_factory=dict)
     #: Why each EVSE holds what it holds.
     reasons: dict[int, str] = field(default_factory=dict)
+    #: Independent parts of the site the allocator solved (a part whose inputs did not change
+    #: keeps its last result).
+    solved_parts: int = 0
+
+
+class SiteAllocators:
+    """One `FleetAllocator` per site, kept while the site's network stays the same, so a part
+    of the site whose sessions did not change is not solved again."""
+
+    def __init__(self) -> None:
+        self._by_site: dict[int, tuple[object, FleetAllocator]] = {}
+
+    def for_site(self, site_id: int) -> Callable[[Network], FleetAllocator]:
+        def allocator(network: Network) -> FleetAllocator:
+            key = (
+                network.evses,
+                tuple((c.name, c.limit_a, tuple(sorted(c.coeffs.items())))
+                      for c in network.constraints),
+            )  # fmt: skip
+            kept = self._by_site.get(site_id)
+            if kept is None or kept[0] != key:
+                kept = (key, FleetAllocator(network))
+                self._by_site[site_id] = kept
+            return kept[1]
+
+        return allocator
+
+    def keep_only(self, site_ids: set[int]) -> None:
+        for gone in set(self._by_site) - site_ids:
+            del self._by_site[gone]
 
 
 def decide(
@@ -41,6 +77,7 @@ def decide(
     fixed_a: Mapping[int, float],
     held_a: Mapping[int, float],
     min_change_a: float = MIN_CHANGE_A,
+    allocator: Callable[[Network], FleetAllocator] = FleetAllocator,
 ) -> Plan:
     """Allocate, then send only what moved.
 
@@ -52,7 +89,8 @@ def decide(
     constraints = pinned(site, fixed_a)
     network = compile_network(site.network.evses, constraints)
     wanted = [d for d in demands if d.evse_id not in fixed_a]
-    pilots = allocate(
+    fleet = allocator(network)
+    pilots = fleet.allocate(
         sessions=[
             SessionDemand(
                 evse_id=str(d.evse_id),
@@ -65,9 +103,8 @@ def decide(
         ],
         now=0,
         period_s=period_s,
-        network=network,
     )
-    plan = Plan()
+    plan = Plan(solved_parts=fleet.solved_parts)
     new = {d.evse_id: _floor(pilots.get(str(d.evse_id), 0.0)) for d in wanted}
     effective = dict(new)
     for evse_id, amps in new.items():

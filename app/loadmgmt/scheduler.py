@@ -9,15 +9,18 @@ from datetime import datetime
 from types import TracebackType
 
 from app.db.engine import SessionFactory
-from app.db.models import EvseAllocation
+from app.db.models import CapacityNode, EvseAllocation
 from app.db.types import utcnow
 from app.domain.commands import CommandStatus
 from app.domain.errors import InvalidInput
 from app.events import EventBus, topics
-from app.loadmgmt.decisions import Demand, decide
+from app.loadmgmt.ahead import site_ahead
+from app.loadmgmt.decisions import Demand, SiteAllocators, decide
 from app.loadmgmt.inputs import demand_of
 from app.loadmgmt.openadr import OpenAdrVen
 from app.loadmgmt.profiles import ProfileSender
+from app.loadmgmt.records import allocation_rows, publish_allocations
+from app.loadmgmt.sites import SiteIndex, fingerprint, split_trees
 from app.services import capacity, capacity_state
 from app.services.capacity_compiler import compile_site, safe_defaults
 from app.services.ports import StationCommander
@@ -28,7 +31,12 @@ log = logging.getLogger(__name__)
 
 class LoadScheduler:
     """Owns the scheduler task (enter it in the lifespan). State is in memory: after a restart
-    every station gets its default profile again and every session a fresh limit."""
+    every station gets its default profile again and every session a fresh limit.
+
+    Each capacity tree is a site, allocated on its own: an event recomputes only the sites it
+    names (its station, EVSE or node), the timer all of them, and a site whose inputs did not
+    change since its last pass is skipped (`solved_sites`: the sites the last pass allocated).
+    """
 
     def __init__(
         self,
@@ -54,6 +62,11 @@ class LoadScheduler:
             retry_after_s=settings.loadmgmt_interval_s,
         )
         self._stations_to_reset: set[str] = set()
+        self.allocators = SiteAllocators()
+        self.solved_sites: dict[int, int] = {}  # site root -> parts its allocator solved
+        self._index = SiteIndex()
+        self._inputs: dict[int, tuple[object, ...]] = {}  # site root -> inputs of its last pass
+        self._pending: set[int] | None = set()  # sites events asked for; None: all
         self._written: dict[int, tuple[int | None, float, str, str]] = {}  # EvseAllocation rows
         self._task: asyncio.Task[None] | None = None
 
@@ -87,7 +100,14 @@ class LoadScheduler:
                 await self._task
 
     def poke(self) -> None:
-        """Ask for a recompute soon (events call this; so may tests)."""
+        """Ask for a recompute of every site soon (tests may call this)."""
+        self._mark(None)
+
+    def _mark(self, sites: set[int] | None) -> None:
+        if sites is None or self._pending is None:
+            self._pending = None
+        else:
+            self._pending |= sites
         self._dirty.set()
 
     async def _run(self) -> None:
@@ -108,28 +128,37 @@ class LoadScheduler:
                     clock=self.clock,
                 )
                 tasks.create_task(ven.run())
-            wait_s = 0.0
+            loop = asyncio.get_running_loop()
+            full_at = loop.time()
             while True:
                 try:
-                    async with asyncio.timeout(wait_s):
+                    async with asyncio.timeout(max(0.0, full_at - loop.time())):
                         await self._dirty.wait()
                 except TimeoutError:
                     pass
                 self._dirty.clear()
+                # Events keep coming on a busy network: the timed pass over every site is due
+                # by the clock, not by a quiet moment.
+                full = loop.time() >= full_at
+                sites, self._pending = (None if full else self._pending), set()
                 try:
-                    wait_s = await self.recompute()
+                    wait_s = await self.recompute(sites)
                 except Exception:  # a scheduler tick must never end the loop
                     log.exception("load-management recompute failed")
                     wait_s = self.settings.loadmgmt_interval_s
+                # A full pass sets the next one; any pass may bring it forward (a limit starts).
+                next_at = loop.time() + wait_s
+                full_at = next_at if full or sites is None else min(full_at, next_at)
 
     async def _listen(self, names: frozenset[str]) -> None:
         if not names:
             await asyncio.Event().wait()  # nothing to watch yet: wait to be replaced
         async with self.bus.subscribe(*names) as events:
-            async for _topic, payload in events:
+            async for topic, payload in events:
                 if payload.get("type") in ("StationBooted", "StationConnected"):
                     self._forget_station(str(payload.get("station_id")))
-                self._dirty.set()
+                tree_event = topic == capacity.LIMITS_CHANGED
+                self._mark(self._index.sites_of(payload, tree_event=tree_event))
 
     async def _listen_watched(self) -> None:
         """Meter values of the active sessions and boots of the managed stations."""
@@ -148,37 +177,82 @@ class LoadScheduler:
         """A station that (re)booted may have lost its profiles: send them all again."""
         self._stations_to_reset.add(station_id)
 
-    async def recompute(self) -> float:
-        """One pass; returns the seconds until the next timed pass."""
+    async def recompute(self, sites: set[int] | None = None) -> float:
+        """One pass over `sites` (tree roots; None: all); returns the seconds until the next
+        timed pass. A site whose inputs did not change since its last pass is skipped."""
         self.recomputes += 1
         now = self.clock()
-        interval = self.settings.loadmgmt_interval_s
         snap = await capacity_state.read_snapshot(session_factory=self.session_factory, now=now)
-        try:
-            site = compile_site(
-                snap.nodes, voltage_v=self.settings.loadmgmt_voltage_v, overrides=snap.limits_now
-            )
-        except InvalidInput:
-            log.exception("capacity tree does not compile; no limits sent")
-            return interval
-        addresses = snap.evse_addresses
-        profiles = self.profiles
-        reset, self._stations_to_reset = self._stations_to_reset, set()
+        trees = split_trees(snap.nodes)
+        self._index = SiteIndex.build(trees, snap.evse_addresses)
+        for gone in set(self._inputs) - set(trees):
+            del self._inputs[gone]
+        self.allocators.keep_only(set(trees))
+        self.profiles.tick(now)
+        self.solved_sites = {}
+        rows: list[EvseAllocation] = []
+        sent: dict[int, float] = {}
+        for root in sorted(trees if sites is None else sites & set(trees)):
+            try:
+                site_rows, site_sent = await self._recompute_site(root, trees[root], snap, now)
+            except InvalidInput:
+                log.exception("capacity tree %s does not compile; no limits sent to it", root)
+                continue
+            rows += site_rows
+            sent |= site_sent
+        await capacity_state.record_allocations(
+            session_factory=self.session_factory, rows=self._changed(rows)
+        )
+        if sent:
+            await publish_allocations(self.bus, snap, sent, now)
+        self._watch(snap)
+        interval = self.settings.loadmgmt_interval_s
+        until_change = (
+            (snap.next_change_at - now).total_seconds() if snap.next_change_at else interval
+        )
+        return max(0.0, min(interval, until_change))
+
+    async def _recompute_site(
+        self, root: int, nodes: list[CapacityNode], snap: capacity_state.Snapshot, now: datetime
+    ) -> tuple[list[EvseAllocation], dict[int, float]]:
+        """Allocate one site and send what moved; its rows and the TxProfile limits sent."""
+        node_ids = {n.id for n in nodes}
+        limits = [x for x in snap.limits if x.node_id in node_ids]
+        site = compile_site(
+            nodes,
+            voltage_v=self.settings.loadmgmt_voltage_v,
+            overrides={k: v for k, v in snap.limits_now.items() if k in node_ids},
+        )
+        addresses = {e: snap.evse_addresses[e] for e in site.evses}
+        stations: dict[str, list[int]] = {}
         for evse_id, (station_id, _) in addresses.items():
-            if station_id in reset:
-                self.profiles.forget(evse_id)
-        online = {s for s, _ in addresses.values() if self.commander.is_connected(s)}
+            stations.setdefault(station_id, []).append(evse_id)
+        profiles = self.profiles
+        reset = self._stations_to_reset & set(stations)
+        self._stations_to_reset -= reset
+        for station_id in reset:
+            profiles.forget_station(station_id)
+            for evse_id in stations[station_id]:
+                profiles.forget(evse_id)
+        online = {s for s in stations if self.commander.is_connected(s)}
         defaults = safe_defaults(site)
-        await profiles.send_defaults(site, defaults, addresses, online)
         fixed: dict[int, float] = {}
         for evse_id in site.evses:
-            station_id = addresses[evse_id][0]
-            if station_id not in online:
+            if addresses[evse_id][0] not in online:
                 fixed[evse_id] = profiles.defaults.get(evse_id, defaults.get(evse_id, 0.0))
             elif evse_id in profiles.refused and profiles.refused[evse_id][1] > now:
                 fixed[evse_id] = profiles.refused[evse_id][0]
-        sessions = {s.evse_id: s for s in snap.sessions}
-        for evse_id in list(profiles.held):
+        sessions = {s.evse_id: s for s in snap.sessions if s.evse_id in site.evses}
+        inputs = fingerprint(nodes, limits, sessions.values(), online=online, fixed=fixed, now=now)
+        if not reset and self._inputs.get(root) == inputs:
+            return [], {}
+        self._inputs.pop(root, None)
+        ahead = site_ahead(
+            nodes, limits, now=now, voltage_v=self.settings.loadmgmt_voltage_v, stations=stations
+        )
+        delivered = await profiles.send_station_max(ahead.station_max, online, now)
+        delivered &= await profiles.send_defaults(site, ahead.defaults, addresses, online, now)
+        for evse_id in [e for e in profiles.held if e in site.evses]:
             if (
                 evse_id not in sessions
                 or sessions[evse_id].session_id != profiles.held[evse_id].session_id
@@ -192,15 +266,17 @@ class LoadScheduler:
                 held_a=profiles.held_a(s.evse_id),
                 voltage_v=site.evses[s.evse_id].voltage_v,
             )
-            for s in snap.sessions
+            for s in sessions.values()
         ]
         plan = decide(
             site,
             demands,
-            period_s=interval,
+            period_s=self.settings.loadmgmt_interval_s,
             fixed_a=fixed,
-            held_a={e: h.limit_a for e, h in profiles.held.items()},
+            held_a={e: h.limit_a for e, h in profiles.held.items() if e in site.evses},
+            allocator=self.allocators.for_site(root),
         )
+        self.solved_sites[root] = plan.solved_parts
         # Lower limits first: room is freed before anyone is given more of it. If a station
         # refuses to lower, nobody is raised; the next pass counts that EVSE as uncontrolled.
         drawing = {e: _drawing(profiles, e) for e in plan.to_send}
@@ -209,48 +285,19 @@ class LoadScheduler:
         if all(status == CommandStatus.ACCEPTED.value for status in statuses.values()):
             higher = {e: a for e, a in plan.to_send.items() if e not in lower}
             statuses |= await profiles.send_limits(higher, sessions, site, now)
-        else:
-            self._dirty.set()
-        deferred = {
-            e: min(drawing[e], site.network.max_on_a[site.network.index[str(e)]])
-            for e in plan.to_send
-            if e not in statuses
-        }
-        rows = [
-            EvseAllocation(
-                evse_id=evse_id,
-                session_id=sessions[evse_id].session_id,
-                limit_a=deferred.get(evse_id, amps),
-                reason=plan.reasons[evse_id],
-                status="DEFERRED"
-                if evse_id in deferred
-                else statuses.get(evse_id, "OFFLINE" if evse_id in fixed else "HELD"),
-                updated_at=now,
-            )
-            for evse_id, amps in plan.limits_a.items()
-        ]
-        rows += [
-            EvseAllocation(
-                evse_id=evse_id,
-                session_id=None,
-                limit_a=profiles.defaults.get(evse_id, defaults.get(evse_id, 0.0)),
-                reason="idle: safe default profile",
-                status="OFFLINE" if addresses[evse_id][0] not in online else "DEFAULT",
-                updated_at=now,
-            )
-            for evse_id in site.evses
-            if evse_id not in plan.limits_a
-        ]
-        await capacity_state.record_allocations(
-            session_factory=self.session_factory, rows=self._changed(rows)
-        )
-        if statuses:
-            await self._publish(snap, {e: plan.to_send[e] for e in statuses}, now)
-        self._watch(snap)
-        until_change = (
-            (snap.next_change_at - now).total_seconds() if snap.next_change_at else interval
-        )
-        return max(0.0, min(interval, until_change))
+        delivered &= all(status == CommandStatus.ACCEPTED.value for status in statuses.values())
+        delivered &= set(statuses) == set(plan.to_send)
+        if delivered:
+            self._inputs[root] = inputs
+        else:  # try this site again soon rather than wait for its inputs to change
+            self._mark({root})
+        rows = allocation_rows(
+            plan=plan, statuses=statuses, site=site, sessions=sessions, drawing=drawing,
+            idle_a={e: profiles.defaults.get(e, defaults.get(e, 0.0)) for e in site.evses},
+            offline={e for e, (s, _) in addresses.items() if s not in online},
+            fixed=fixed, now=now,
+        )  # fmt: skip
+        return rows, {e: plan.to_send[e] for e in statuses}
 
     def _changed(self, rows: list[EvseAllocation]) -> list[EvseAllocation]:
         """Rows that say something new (a row HELD unchanged keeps its first status)."""
@@ -263,25 +310,6 @@ class LoadScheduler:
             self._written[row.evse_id] = (*key, row.status)
             changed.append(row)
         return changed
-
-    async def _publish(
-        self, snap: capacity_state.Snapshot, sent: dict[int, float], now: datetime
-    ) -> None:
-        location_of = {n.evse_id: n.location_id for n in snap.nodes if n.evse_id is not None}
-        by_location: dict[int, list[dict[str, object]]] = {}
-        session_of = {s.evse_id: s.session_id for s in snap.sessions}
-        for evse_id, amps in sent.items():
-            location_id = location_of.get(evse_id)
-            if location_id is not None:
-                by_location.setdefault(location_id, []).append(
-                    {"evse_id": evse_id, "session_id": session_of.get(evse_id), "limit_a": amps}
-                )
-        for location_id, evses in by_location.items():
-            await self.bus.publish(
-                capacity.allocation_changed(location_id),
-                {"type": "AllocationChanged", "location_id": location_id,
-                 "changed_at": now.isoformat(), "evses": evses},
-            )  # fmt: skip
 
     def _watch(self, snap: capacity_state.Snapshot) -> None:
         wanted = frozenset(

@@ -40,13 +40,19 @@ class Snapshot:
     sessions: Sequence[ActiveSession]
     #: (station id, OCPP EVSE number) of every EVSE in a tree, by EVSE id.
     evse_addresses: Mapping[int, tuple[str, int]]
+    #: Every limit in force now or later, earliest start first (profiles carry them ahead).
+    limits: Sequence[CapacityLimit] = ()
 
 
 async def read_snapshot(*, session_factory: SessionFactory, now: datetime) -> Snapshot:
     async with session_factory() as db:
         nodes = list((await db.exec(select(CapacityNode).order_by(col(CapacityNode.id)))).all())
         limits = (
-            await db.exec(select(CapacityLimit).where(col(CapacityLimit.valid_to) > now))
+            await db.exec(
+                select(CapacityLimit)
+                .where(col(CapacityLimit.valid_to) > now)
+                .order_by(col(CapacityLimit.valid_from), col(CapacityLimit.id))
+            )
         ).all()
         evse_ids = [n.evse_id for n in nodes if n.evse_id is not None]
         evses = (await db.exec(select(Evse).where(col(Evse.id).in_(evse_ids)))).all()
@@ -93,6 +99,7 @@ async def read_snapshot(*, session_factory: SessionFactory, now: datetime) -> Sn
         next_change_at=min(changes, default=None),
         sessions=sessions,
         evse_addresses={e.id: (e.station_id, e.ocpp_evse_id) for e in evses if e.id is not None},
+        limits=list(limits),
     )
 
 

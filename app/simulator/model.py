@@ -102,6 +102,9 @@ class EvseState:
     limit_w: float | None = None  # from SetChargingProfile (EVSE or station share)
     tx_limit_w: float | None = None  # the session's TxProfile; dies with the session
     default_limit_w: float | None = None  # TxDefaultProfile: what a session starts under
+    # The station-max profile (1.6 ChargePointMaxProfile, 2.0.1 ChargingStationMaxProfile): it
+    # caps every other profile. Applied per EVSE, which a whole-station cap always allows.
+    station_max_w: float | None = None
     vehicle: Vehicle | None = None
     transaction: Transaction | None = None
     reservation: Hold | None = None
@@ -125,6 +128,8 @@ class EvseState:
         power = min(self.max_power_w, vehicle.max_power_w)
         if self.limit_w is not None:
             power = min(power, self.limit_w)
+        if self.station_max_w is not None:
+            power = min(power, self.station_max_w)
         if self.dc and vehicle.soc_percent > 80:
             power *= max(0.1, (100 - vehicle.soc_percent) / 20)
         return max(0.0, power)

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 CHARGE_S = (900.0, 5400.0)  # simulated seconds a driver stays plugged in at most
 UNPLUG_S = (5.0, 30.0)  # simulated seconds between the end of a session and the unplug
+STATION_MAX_PURPOSES = frozenset({"ChargePointMaxProfile", "ChargingStationMaxProfile"})
 
 
 class SimulatedStation(StationSteps):
@@ -206,8 +207,14 @@ class SimulatedStation(StationSteps):
         """Obey a charging profile: per EVSE, or for the station (0) shared equally.
 
         On an EVSE a TxProfile rules its session; a TxDefaultProfile applies only where no
-        TxProfile is in force, and again once the session (and its TxProfile) ends.
+        TxProfile is in force, and again once the session (and its TxProfile) ends. A
+        station-max profile caps the others and changes none of them.
         """
+        if purpose in STATION_MAX_PURPOSES:
+            for evse in self.evses.values():
+                evse.station_max_w = profile_limit_w
+                evse.set_limit(evse.limit_w, time_scale=self.time_scale)
+            return
         if evse_id:
             evse = self.evses[evse_id]
             if purpose == "TxDefaultProfile":
@@ -221,7 +228,7 @@ class SimulatedStation(StationSteps):
         share = None if profile_limit_w is None else profile_limit_w / len(self.evses)
         for evse in self.evses.values():
             if profile_limit_w is None:  # ClearChargingProfile
-                evse.tx_limit_w = evse.default_limit_w = None
+                evse.tx_limit_w = evse.default_limit_w = evse.station_max_w = None
             evse.set_limit(share, time_scale=self.time_scale)
 
     def set_operative(self, evse_id: int, operative: bool) -> bool:

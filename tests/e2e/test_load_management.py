@@ -63,6 +63,7 @@ class Frames:
         self.arrived: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self.tx: Profiles = {}
         self.default: Profiles = {}
+        self.station_max: dict[str, Any] | None = None
         record = station.answered
 
         def answered(action: str, payload: dict[str, Any]) -> None:
@@ -88,6 +89,9 @@ class Frames:
         evse = int(payload.get("connector_id", payload.get("evse_id", 0)))
         profile = payload.get("cs_charging_profiles") or payload["charging_profile"]
         kind = profile["charging_profile_purpose"]
+        if kind in ("ChargePointMaxProfile", "ChargingStationMaxProfile"):
+            self.station_max = profile
+            return
         (self.tx if kind == "TxProfile" else self.default)[evse] = profile
 
 
@@ -163,8 +167,10 @@ async def test_three_sessions_share_a_32_a_circuit_and_follow_a_limit_drop(
         for number in (1, 2, 3):
             await station.send_status(number, "Available")
         # A safe default on every EVSE: all three at once fit the circuit.
-        await frames.until(lambda f: len(f.default) == 3)
+        await frames.until(lambda f: len(f.default) == 3 and f.station_max is not None)
         assert sum(limit_a(p) for p in frames.default.values()) <= 32.0
+        assert frames.station_max is not None
+        assert limit_a(frames.station_max) == 32.0  # the circuit, the tightest node above it
 
         charging = "Charging" if protocol == "1.6" else "Occupied"
         for number in (1, 2, 3):

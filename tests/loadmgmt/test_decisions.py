@@ -1,5 +1,7 @@
 """Scheduler decisions: only moves of 1 A or more go out; uncontrolled EVSEs keep their room."""
 
+import dataclasses
+
 import pytest
 
 from app.db.models import CapacityNode
@@ -99,3 +101,27 @@ def test_sessions_pause_when_minimums_no_longer_fit() -> None:
     assert sum(plan.limits_a.values()) <= 13.0
     paused = [e for e, a in plan.limits_a.items() if a == 0]
     assert all(plan.reasons[e].startswith("paused") for e in paused)
+
+
+@pytest.mark.parametrize(
+    "priorities",
+    [(1, 0, 2), (0, 2, 1), (2, 1, 0)],
+    ids=["lowest-in-the-middle", "lowest-first", "lowest-last"],
+)
+def test_when_a_drop_leaves_no_room_the_lowest_priority_pauses_first(
+    priorities: tuple[int, int, int],
+) -> None:
+    """Demand response: EVs taking 8 A each; as the limit drops the minimums stop fitting and
+    sessions pause in priority order, whatever their order of arrival."""
+    demands = [
+        dataclasses.replace(want(100 + n, ev_max_a=8.0), priority=p)
+        for n, p in enumerate(priorities)
+    ]
+    by_rank = [100 + priorities.index(p) for p in (0, 1, 2)]  # lowest priority first
+    for limit_a, paused in ((24.0, 0), (20.0, 1), (13.0, 1), (11.0, 2), (7.0, 2), (5.0, 3)):
+        plan = decide(site(3, limit_a=limit_a), demands, period_s=PERIOD_S, fixed_a={}, held_a={})
+        pilots = [plan.limits_a[e] for e in by_rank]
+        assert pilots[:paused] == [0.0] * paused, (limit_a, pilots)
+        assert all(a >= 6 for a in pilots[paused:]), (limit_a, pilots)
+        assert sum(pilots) <= limit_a
+        assert all(plan.reasons[e].startswith("paused") for e in by_rank[:paused])

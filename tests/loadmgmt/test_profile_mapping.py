@@ -79,5 +79,5 @@ def test_a_schedule_that_cannot_be_sent_is_refused_by_value(
 ) -> None:
     command = SetChargingLimit(ocpp_evse_id=1, limit_a=16.0, starts_at=starts_at,
                                later_periods=later)  # fmt: skip
-    with pytest.raises(InvalidInput, match="later_periods|period start"):
+    with pytest.raises(InvalidInput, match=r"later_periods|period start"):
         payload16(command)

@@ -89,8 +89,14 @@ async def test_an_offline_station_is_counted_at_its_safe_default(
     await site(session_factory, 3)
     stations = Stations(online={"SCH-0", "SCH-1"})
     await scheduler(settings, session_factory, stations).recompute()
-    defaults = {(s, c.ocpp_evse_id): c.limit_a for s, c in stations.sent if not c.transaction_id}
+    defaults = {
+        (s, c.ocpp_evse_id): c.limit_a
+        for s, c in stations.sent
+        if not c.transaction_id and not c.station_max
+    }
     assert defaults == {("SCH-0", 1): 10.6, ("SCH-1", 1): 10.6}  # SCH-2 cannot be reached
+    maxima = {(s, c.ocpp_evse_id): c.limit_a for s, c in stations.sent if c.station_max}
+    assert maxima == {("SCH-0", 0): 32.0, ("SCH-1", 0): 32.0}  # alone, each may have it all
     tx = stations.tx()
     assert set(tx) == {("SCH-0", 1), ("SCH-1", 1)}
     assert sum(tx.values()) <= 32.0 - 10.6  # room left for the offline one at its default
@@ -107,7 +113,7 @@ async def test_only_limits_that_moved_are_sent_again(
     loop = scheduler(settings, session_factory, stations)
     await loop.recompute()
     first = len(stations.sent)
-    assert first == 4  # two defaults, two TxProfiles
+    assert first == 6  # two station maxima, two defaults, two TxProfiles
     await loop.recompute()
     assert len(stations.sent) == first  # nothing moved by 1 A or more
 

@@ -110,8 +110,8 @@ async def test_a_new_session_is_allocated_without_waiting_for_the_timer(
     passes = asyncio.Event()
     recompute = loop.recompute
 
-    async def counted() -> float:
-        wait_s = await recompute()
+    async def counted(sites: set[int] | None = None) -> float:
+        wait_s = await recompute(sites)
         passes.set()
         return wait_s
 
