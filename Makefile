@@ -54,7 +54,7 @@ bench: install
 	@$(BIN)/python bench/fanout.py $(BENCH_MODE)
 
 ## bench-cluster: two instances beside one on PostgreSQL + Redis (127.0.0.1), leader takeover
-## (quick ~1.5 min on the shared 2-core machine, so not part of `make bench`)
+## (quick ~2 min on the shared 2-core machine, so not part of `make bench`)
 bench-cluster: install
 	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@$(BIN)/python bench/cluster.py $(BENCH_MODE)

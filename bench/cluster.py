@@ -8,7 +8,9 @@ it and the same loads run again: stations split round-robin over A and B, search
 fan-out subscribers on B while the chargers sit on A (every event crosses Redis). Each figure
 is printed for `instances` 1 and 2, the second with `ratio_two_to_one`. Server CPU is summed
 over the instances (Redis's own CPU beside it). Last, leader takeover: SIGKILL the leader, time
-until another instance's /readyz says `leader: true`, start a replacement; p50 and max.
+until another instance's /readyz says `leader: true`, start a replacement; p50 and max. Then
+once with the leader frozen (SIGSTOP: its connection stays open), which only the lock's lease
+ends.
 """
 
 import argparse
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import random
+import signal
 import sys
 import time
 import uuid
@@ -256,6 +259,26 @@ async def takeovers(cluster: Cluster, runs: int) -> list[float]:
     return times
 
 
+async def frozen_takeover(cluster: Cluster) -> float:
+    """SIGSTOP the leader (alive, socket open, silent); seconds until another instance leads.
+    The frozen one is then killed: the cluster is not used after this."""
+    flags = await leader_flags(cluster.servers)
+    leader = cluster.servers[flags.index(True)]
+    others = [s for s in cluster.servers if s is not leader]
+    assert leader.process is not None
+    leader.process.send_signal(signal.SIGSTOP)
+    began = time.perf_counter()
+    try:
+        async with asyncio.timeout(120):
+            while not any(await leader_flags(others)):  # noqa: ASYNC110  (another process)
+                await asyncio.sleep(0.05)
+        return time.perf_counter() - began
+    finally:
+        leader.process.kill()
+        leader.process.wait(10)
+        cluster.servers.remove(leader)
+
+
 def paired(figure: str, unit: str, key: str, one: dict[str, Any], two: dict[str, Any]) -> None:
     """The figure for one and two instances, the second with its ratio to the first."""
     emit(BENCH, figure, _dig(one, key), unit, instances=1, **one)
@@ -316,6 +339,8 @@ async def main(args: argparse.Namespace) -> None:
             paired("fanout_latency", "ms p99", "latency_ms.p99", one["fanout"], two["fanout"])
             note(f"leader takeover x{args.takeovers}")
             times = await takeovers(cluster, args.takeovers)
+            note("leader frozen (SIGSTOP): takeover by lease")
+            frozen = await frozen_takeover(cluster)
         finally:
             cluster.stop()
             keys = [key async for key in redis.scan_iter(match=prefix + "*", count=1000)]
@@ -327,6 +352,8 @@ async def main(args: argparse.Namespace) -> None:
         max_s=round(max(times), 2), runs=[round(t, 2) for t in times],
         leader_poll_interval_s=args.poll,
     )  # fmt: skip
+    lease_s = max(5 * args.poll, 10.0)  # Leadership's default lease
+    emit(BENCH, "leader_takeover_frozen", round(frozen, 2), "s", lease_s=lease_s)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
