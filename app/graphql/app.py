@@ -19,6 +19,7 @@ from strawberry.types.unset import UnsetType
 from app.db.engine import SessionFactory
 from app.events import EventBus
 from app.graphql.context import Context
+from app.graphql.fanout import FanoutHub, FanoutTransportWSHandler, FanoutWSHandler
 from app.graphql.loaders import Loaders
 from app.graphql.schema import schema
 from app.graphql.trusted_documents import load_manifest
@@ -51,7 +52,11 @@ def build_authenticator(
 
 
 class ChargenetGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with chargenet's context."""
+    """Strawberry's ASGI view with chargenet's context; WebSocket subscriptions that adopt it
+    share each event's execution with equal subscriptions (app/graphql/fanout.py)."""
+
+    graphql_transport_ws_handler_class = FanoutTransportWSHandler
+    graphql_ws_handler_class = FanoutWSHandler
 
     def __init__(
         self,
@@ -89,6 +94,7 @@ class ChargenetGraphQL(GraphQL[Context, None]):
         self.commands = commands
         self.payments = payments
         self.authenticator = build_authenticator(settings, tokens, session_factory)
+        self.fanout = FanoutHub(schema)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

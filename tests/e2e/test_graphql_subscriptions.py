@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,9 +12,12 @@ import websockets
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
+from starlette.routing import WebSocketRoute
 
 from app.db.engine import SessionFactory
 from app.events import topics
+from app.graphql.app import ChargenetGraphQL
+from app.graphql.types.events import EvseStatusChanged
 from app.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import make_location
@@ -169,3 +173,71 @@ async def test_browser_websockets_need_an_allowed_origin(
                 async with websockets.connect(url, **kwargs):
                     pass
             assert refused.value.response.status_code == 403
+
+
+async def test_equal_subscriptions_share_each_events_execution(
+    live_server: LiveServer,
+    session_factory: SessionFactory,
+    subscribed: asyncio.Queue[set[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two subscribers of one document and variables (one per subprotocol) get the same
+    payloads in publish order from one execution per event; other variables, their own."""
+    first = await make_location(session_factory, name="first")
+    second = await make_location(session_factory, name="second")
+    apart = await make_location(session_factory, name="apart")
+    executed: list[str] = []
+    from_payload = EvseStatusChanged.from_payload
+
+    def counted(payload: dict[str, Any]) -> EvseStatusChanged:
+        executed.append(payload["evse_uid"])
+        return from_payload(payload)
+
+    monkeypatch.setattr(EvseStatusChanged, "from_payload", counted)
+    shared = {"ids": [global_id("Location", first.id), global_id("Location", second.id)]}
+    own = {"ids": [global_id("Location", apart.id)]}
+    subscribers = [(PROTOCOLS[0], shared), (PROTOCOLS[1], shared), (PROTOCOLS[0], own)]
+    async with asyncio.timeout(20), contextlib.AsyncExitStack() as stack:
+        streams: list[AsyncGenerator[dict[str, Any], None]] = []
+        for subprotocol, variables in subscribers:
+            session = await stack.enter_async_context(
+                Client(transport=transport(live_server, subprotocol))
+            )
+            streams.append(
+                session.subscribe(GraphQLRequest(SUBSCRIPTION, variable_values=variables))
+            )
+        pending = [asyncio.create_task(anext(stream)) for stream in streams]
+        for _ in subscribers:
+            await subscribed.get()
+        assert len(graphql_view(live_server).fanout) == 2  # groups: shared, own
+        bus = live_server.runtime.bus
+        for evse in range(1, 11):
+            location = first if evse % 2 else second
+            await bus.publish(
+                topics.evse_status(location.id),
+                status_event(location.id, evse, "CHARGING", "AVAILABLE"),
+            )
+        await bus.publish(
+            topics.evse_status(apart.id), status_event(apart.id, 99, "OUTOFORDER", "AVAILABLE")
+        )
+        received: list[list[dict[str, Any]]] = []
+        for index, stream in enumerate(streams):
+            count = 1 if index == 2 else 10
+            events = [await pending[index]] + [await anext(stream) for _ in range(count - 1)]
+            received.append([event["evseStatusChanged"] for event in events])
+            await stream.aclose()
+    expected_uids = [f"CS-SUB-1*{evse}" for evse in range(1, 11)]
+    assert [event["evseUid"] for event in received[0]] == expected_uids
+    assert received[1] == received[0]
+    assert received[0][1]["locationId"] == global_id("Location", second.id)
+    assert [event["evseUid"] for event in received[2]] == ["CS-SUB-1*99"]
+    assert received[2][0]["status"] == "OUTOFORDER"
+    # One execution per event and group, not one per subscriber (that would be 21).
+    assert sorted(executed) == sorted([*expected_uids, "CS-SUB-1*99"])
+
+
+def graphql_view(server: LiveServer) -> ChargenetGraphQL:
+    for route in server.app.routes:
+        if isinstance(route, WebSocketRoute) and isinstance(route.app, ChargenetGraphQL):
+            return route.app
+    raise LookupError("no GraphQL WebSocket route")

@@ -2,12 +2,13 @@
 
 import logging
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 
 from app.domain.errors import InvalidInput, NotFound
 from app.events import topics
-from app.graphql import fields
+from app.graphql import fanout, fields
 from app.graphql.context import Info
 from app.graphql.types import node
 from app.graphql.types.events import EvseStatusChanged
@@ -48,12 +49,21 @@ class EvseStatusSubscriptions:
                 raise NotFound("Location", node.global_id(node.LOCATION, key).__str__())
         subscribed = [topics.evse_status(key) for key in keys]
         async with info.context.bus.subscribe(*subscribed) as subscription:
+            delivery = fanout.current_delivery()
+            if delivery is not None:
+                # Public data: every subscriber with this document and these variables gets
+                # the same payload, executed and encoded once per event (fanout.py).
+                await delivery.forward(subscription, visibility=None, root=_event)
+                return
             async for topic, payload in subscription:
-                try:
-                    event = EvseStatusChanged.from_payload(payload)
-                except (KeyError, TypeError, ValueError):
-                    log.warning(
-                        "dropped a malformed event on %s: %r", topic, payload, exc_info=True
-                    )
-                    continue
-                yield event
+                event = _event(topic, payload)
+                if event is not None:
+                    yield event
+
+
+def _event(topic: str, payload: dict[str, Any]) -> EvseStatusChanged | None:
+    try:
+        return EvseStatusChanged.from_payload(payload)
+    except (KeyError, TypeError, ValueError):
+        log.warning("dropped a malformed event on %s: %r", topic, payload, exc_info=True)
+        return None
