@@ -23,6 +23,7 @@ from app.db.engine import SessionFactory
 from app.domain.enums import OcppVersion
 from app.events import EventBus
 from app.ocpp.framing import FrameError, Message, parse_frame
+from app.services.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class HandlerContext:
     bus: EventBus
     heartbeat_interval_s: int
     max_frame_bytes: int = 65_536
+    # Shared transactions for the hot messages; None: each message commits alone.
+    group: GroupCommit | None = None
 
 
 def now() -> datetime:

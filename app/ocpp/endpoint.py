@@ -28,6 +28,7 @@ from app.ocpp.message_log import MessageLogWriter
 from app.ocpp.redaction import install_log_filter
 from app.ocpp.registry import StationRegistry
 from app.services import stations
+from app.services.group_commit import GroupCommit
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def negotiate(offered: Sequence[str]) -> OcppVersion | None:
 
 class OcppServer:
     """The OCPP endpoint: an ASGI app for WebSocket scopes, and an async context manager that
-    runs its background work (the message-log writer) for the app's lifespan."""
+    runs its background work (the message-log writer, group commit) for the app's lifespan."""
 
     def __init__(
         self,
@@ -64,6 +65,7 @@ class OcppServer:
         self._session_factory = session_factory
         self._bus = bus
         self.message_log = MessageLogWriter(session_factory=session_factory)
+        self.group = GroupCommit(session_factory=session_factory)
         install_log_filter()  # the `ocpp` package logs raw frames: keep passwords out
         self.failures: FailureStore = failures or InMemoryFailureStore(
             LockoutPolicy(
@@ -86,10 +88,12 @@ class OcppServer:
             bus=bus,
             heartbeat_interval_s=settings.ocpp_heartbeat_interval_s,
             max_frame_bytes=settings.ocpp_max_frame_bytes,
+            group=self.group,
         )
 
     async def __aenter__(self) -> Self:
         await self.message_log.start()
+        await self.group.start()
         return self
 
     async def __aexit__(
@@ -99,6 +103,7 @@ class OcppServer:
         traceback: TracebackType | None,
     ) -> None:
         await self.registry.close_all()
+        await self.group.stop()
         await self.message_log.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

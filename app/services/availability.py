@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Evse
@@ -11,6 +12,8 @@ from app.domain.enums import EvseStatus
 from app.domain.errors import NotFound
 from app.events import EventBus, topics
 from app.services import alerts, health_history
+from app.services.alerts import Event
+from app.services.group_commit import GroupCommit, run_unit
 from app.services.stations import get_or_create_evse
 
 # A station-wide report (OCPP 1.6 connectorId 0) only says something about every EVSE when the
@@ -29,22 +32,25 @@ async def record_status(
     at: datetime,
     vendor_error_code: str | None = None,
     vendor_info: str | None = None,
+    group: GroupCommit | None = None,
 ) -> list[dict[str, Any]]:
     """Write the status of one EVSE (or of all when `ocpp_evse_id` is None) and publish changes.
 
     An EVSE the station reports but the database does not know yet is created. Only real changes
     (a different status or error code) are written and published, each on the location's topic
-    and on `topics.ALL_EVSE_STATUS`. Returns the published events.
+    and on `topics.ALL_EVSE_STATUS`. Returns the published events. With `group`, the write
+    shares a transaction with other stations' messages (see `group_commit`).
     """
-    events: list[dict[str, Any]] = []
-    alert_events: list[dict[str, Any]] = []  # status history and alerts commit with the status
-    async with session_factory() as db:
+
+    async def work(db: AsyncSession) -> tuple[list[Event], list[Event], int | None]:
+        events: list[Event] = []
+        alert_events: list[Event] = []  # status history and alerts commit with the status
         station = await db.get(ChargingStation, station_id)
         if station is None:
             raise NotFound("ChargingStation", station_id)
         if ocpp_evse_id is None:
             if status not in _STATION_WIDE:
-                return []
+                return [], [], None
             evses = list((await db.exec(select(Evse).where(Evse.station_id == station_id))).all())
         else:
             evses = [await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)]
@@ -71,8 +77,9 @@ async def record_status(
                 db, station_id=station_id, evse=evse, status=status, error_code=error_code, at=at,
                 vendor_error_code=vendor_error_code, vendor_info=vendor_info,
             )  # fmt: skip
-        location_id = station.location_id
-        await db.commit()
+        return events, alert_events, station.location_id
+
+    events, alert_events, location_id = await run_unit(session_factory, group, station_id, work)
     for event in events:
         await bus.publish(topics.evse_status(location_id), event)
         await bus.publish(topics.ALL_EVSE_STATUS, event)

@@ -3,10 +3,12 @@ alerts a status raises or clears), station connectivity intervals and boots."""
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.models import Evse, EvseStatusInterval, StationBoot, StationConnectivityInterval
+from app.db.types import UtcDateTime
 from app.domain.alerts import BLOCKING_ERROR_CODES, AlertCode, AlertSeverity, AlertSource
 from app.domain.enums import EvseStatus
 from app.services.alerts import Event, clear_alerts, raise_alert
@@ -25,16 +27,19 @@ async def track_status(
     Returns the alert events to publish after the caller commits.
     """
     assert evse.id is not None
-    current = (
-        await db.exec(
-            select(EvseStatusInterval).where(
-                EvseStatusInterval.evse_id == evse.id, col(EvseStatusInterval.ended_at).is_(None)
-            )
+    # One UPDATE, no read (the status path is the busiest writer). A late report (older than
+    # the open interval) still closes it, never before its start.
+    started_at = col(EvseStatusInterval.started_at)
+    await db.exec(
+        sa.update(EvseStatusInterval)
+        .where(
+            col(EvseStatusInterval.evse_id) == evse.id, col(EvseStatusInterval.ended_at).is_(None)
         )
-    ).all()
-    for interval in current:
-        # A late report (older than the open interval) still closes it, never before its start.
-        interval.ended_at = max(at, interval.started_at)
+        .values(
+            ended_at=sa.case((started_at > at, started_at), else_=sa.literal(at, UtcDateTime()))
+        )
+        .execution_options(synchronize_session=False)
+    )
     db.add(
         EvseStatusInterval(
             evse_id=evse.id, station_id=station_id, status=status, error_code=error_code,

@@ -14,6 +14,7 @@ from app.domain.enums import OcppVersion, RegistrationStatus
 from app.domain.errors import NotFound
 from app.events import EventBus, topics
 from app.services import health_history
+from app.services.group_commit import GroupCommit, run_unit
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +148,15 @@ async def record_boot(
 
 
 async def record_heartbeat(
-    *, session_factory: SessionFactory, station_id: str, at: datetime
+    *,
+    session_factory: SessionFactory,
+    station_id: str,
+    at: datetime,
+    group: GroupCommit | None = None,
 ) -> None:
-    async with session_factory() as db:
+    """With `group`, the write shares a transaction with other stations' messages."""
+
+    async def work(db: AsyncSession) -> None:
         station = await _station(db, station_id)
         station.last_heartbeat_at = at
         if not station.online:  # back after the health monitor found it silent
@@ -157,7 +164,8 @@ async def record_heartbeat(
                 db, station_id=station_id, online=True, reason="HEARTBEAT", at=at
             )
         station.online = True
-        await db.commit()
+
+    await run_unit(session_factory, group, station_id, work)
 
 
 async def get_or_create_evse(db: AsyncSession, *, station_id: str, ocpp_evse_id: int) -> Evse:

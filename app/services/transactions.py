@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,6 +29,7 @@ from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_p
 from app.events import EventBus, topics
 from app.services import command_outcomes
 from app.services.cdrs import update_session_price
+from app.services.group_commit import GroupCommit, run_unit
 from app.services.reservation_lifecycle import mark_used
 from app.services.stations import get_or_create_evse
 
@@ -92,7 +94,7 @@ async def authorize(
         return await _authorize(db, id_token, at or datetime.now(UTC))
 
 
-def _apply_readings(
+async def _apply_readings(
     db: AsyncSession,
     *,
     station_id: str,
@@ -100,23 +102,25 @@ def _apply_readings(
     session: ChargingSession | None,
     readings: Iterable[MeterReading],
 ) -> bool:
-    """Store every sampled value; update the session's energy, power and SoC. True if changed."""
+    """Store every sampled value (one multi-row INSERT); update the session's energy, power
+    and SoC. True if the session changed."""
     changed = False
+    rows: list[dict[str, Any]] = []
     for reading in sorted(readings, key=lambda r: r.timestamp):
         for value in reading.values:
-            db.add(
-                MeterSample(
-                    session_id=session.id if session else None,
-                    evse_id=evse_id,
-                    station_id=station_id,
-                    sampled_at=reading.timestamp,
-                    measurand=value.measurand[:64],
-                    phase=value.phase,
-                    location=value.location,
-                    context=value.context,
-                    value=value.value,
-                    unit=value.unit[:16],
-                )
+            rows.append(
+                {
+                    "session_id": session.id if session else None,
+                    "evse_id": evse_id,
+                    "station_id": station_id,
+                    "sampled_at": reading.timestamp,
+                    "measurand": value.measurand[:64],
+                    "phase": value.phase,
+                    "location": value.location,
+                    "context": value.context,
+                    "value": value.value,
+                    "unit": value.unit[:16],
+                }
             )
         if session is None or session.status == SessionStatus.COMPLETED:
             continue
@@ -133,7 +137,12 @@ def _apply_readings(
         if (soc := soc_percent(reading)) is not None:
             session.soc_percent = soc
         changed = True
+    if rows:  # a Core INSERT on the table: one executemany, no ORM objects to flush
+        await db.exec(sa.insert(_SAMPLE_TABLE), params=rows)
     return changed
+
+
+_SAMPLE_TABLE = MeterSample.__table__  # type: ignore[attr-defined]
 
 
 def _end(
@@ -195,6 +204,7 @@ async def start_session(
     id_token: str | None,
     meter_start_wh: int,
     started_at: datetime,
+    group: GroupCommit | None = None,
 ) -> StartedSession:
     """OCPP 1.6 StartTransaction: a new ACTIVE session; its pk is the 1.6 transactionId.
 
@@ -202,7 +212,10 @@ async def start_session(
     created. A rejected token still gets a session (the spec requires a transactionId; the
     station stops it at once): the answer carries the verdict.
     """
-    async with session_factory() as db:
+
+    async def work(
+        db: AsyncSession,
+    ) -> tuple[StartedSession, ChargingSession | None, command_outcomes.StartLink | None]:
         authorization = await _authorize(db, id_token, started_at) if id_token else None
         evse = await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
         existing = (
@@ -217,7 +230,7 @@ async def start_session(
         ).first()
         if existing is not None:
             assert existing.id is not None
-            return StartedSession(existing.id, existing.transaction_id, authorization)
+            return StartedSession(existing.id, existing.transaction_id, authorization), None, None
         assert evse.id is not None
         session = ChargingSession(
             station_id=station_id,
@@ -241,11 +254,15 @@ async def start_session(
         if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
             await mark_used(db, evse_id=evse.id, id_token=id_token, at=started_at)
         await update_session_price(db, session)
-        await db.commit()
+        return StartedSession(session.id, session.transaction_id, authorization), session, link
+
+    started, session, link = await run_unit(session_factory, group, station_id, work)
+    if session is None:  # a retransmission
+        return started
     await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)
     await _publish_lifecycle(bus, session, "SessionStarted")
-    return StartedSession(session.id, session.transaction_id, authorization)
+    return started
 
 
 async def stop_session(
@@ -259,20 +276,26 @@ async def stop_session(
     reason: str | None = None,
     id_token: str | None = None,
     readings: tuple[MeterReading, ...] = (),
+    group: GroupCommit | None = None,
 ) -> Authorization | None:
     """OCPP 1.6 StopTransaction. A repeat for a completed or unknown session changes nothing."""
-    async with session_factory() as db:
+
+    async def work(db: AsyncSession) -> tuple[Authorization | None, ChargingSession | None]:
         authorization = await _authorize(db, id_token, ended_at) if id_token else None
         session = await _find(db, station_id, transaction_id)
         if session is None or session.status == SessionStatus.COMPLETED:
-            return authorization
-        _apply_readings(
+            return authorization, None
+        await _apply_readings(
             db, station_id=station_id, evse_id=session.evse_id, session=session, readings=readings
         )
         _end(session, at=ended_at, meter_stop_wh=meter_stop_wh, reason=reason)
         session.updated_at = datetime.now(UTC)
         await update_session_price(db, session)  # the CDR, in the transaction that ends it
-        await db.commit()
+        return authorization, session
+
+    authorization, session = await run_unit(session_factory, group, station_id, work)
+    if session is None:
+        return authorization
     await _publish(bus, session)
     await _publish_lifecycle(bus, session, "SessionEnded")
     return authorization
@@ -286,21 +309,25 @@ async def record_meter_values(
     ocpp_evse_id: int | None,
     transaction_id: str | None,
     readings: tuple[MeterReading, ...],
+    group: GroupCommit | None = None,
 ) -> None:
     """Store meter readings of an EVSE (None: the station's main meter), for a session if given."""
-    async with session_factory() as db:
+
+    async def work(db: AsyncSession) -> tuple[ChargingSession | None, bool]:
         session = await _find(db, station_id, transaction_id) if transaction_id else None
         evse_id: int | None = session.evse_id if session else None
         if evse_id is None and ocpp_evse_id:
             evse = await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
             evse_id = evse.id
-        changed = _apply_readings(
+        changed = await _apply_readings(
             db, station_id=station_id, evse_id=evse_id, session=session, readings=readings
         )
         if session is not None and changed:
             session.updated_at = datetime.now(UTC)
             await update_session_price(db, session)
-        await db.commit()
+        return session, changed
+
+    session, changed = await run_unit(session_factory, group, station_id, work)
     if changed:
         await _publish(bus, session)
 
@@ -311,6 +338,7 @@ async def apply_transaction_event(
     bus: EventBus,
     station_id: str,
     event: TransactionEventData,
+    group: GroupCommit | None = None,
 ) -> Authorization | None:
     """OCPP 2.0.1 TransactionEvent. The charger's transactionId names the session.
 
@@ -318,7 +346,12 @@ async def apply_transaction_event(
     nothing; so does anything after the session ended. A session whose Started event was lost
     is created by the first event that names its EVSE.
     """
-    async with session_factory() as db:
+
+    async def work(
+        db: AsyncSession,
+    ) -> tuple[
+        Authorization | None, ChargingSession | None, command_outcomes.StartLink | None, bool
+    ]:
         authorization = (
             await _authorize(db, event.id_token, event.timestamp) if event.id_token else None
         )
@@ -329,7 +362,7 @@ async def apply_transaction_event(
             session.status == SessionStatus.COMPLETED
             or (session.last_seq_no is not None and event.seq_no <= session.last_seq_no)
         ):
-            return authorization
+            return authorization, None, None, False
         if session is None:
             if event.ocpp_evse_id is None:
                 raise InvalidInput(
@@ -366,7 +399,7 @@ async def apply_transaction_event(
         if session.id_token is None and event.id_token:
             session.id_token = event.id_token
         session.last_seq_no = event.seq_no
-        _apply_readings(
+        await _apply_readings(
             db,
             station_id=station_id,
             evse_id=session.evse_id,
@@ -377,7 +410,11 @@ async def apply_transaction_event(
             _end(session, at=event.timestamp, meter_stop_wh=None, reason=event.stopped_reason)
         session.updated_at = datetime.now(UTC)
         await update_session_price(db, session)  # tariff, cost so far, or the CDR at the end
-        await db.commit()
+        return authorization, session, link, created
+
+    authorization, session, link, created = await run_unit(session_factory, group, station_id, work)
+    if session is None:  # a retransmission, or after the end
+        return authorization
     await command_outcomes.publish_link(session_factory, bus, link)
     await _publish(bus, session)
     if created:

@@ -43,7 +43,10 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
     async def on_heartbeat(self, **_: Any) -> Any:
         at = now()
         await stations.record_heartbeat(
-            session_factory=self.context.session_factory, station_id=self.id, at=at
+            session_factory=self.context.session_factory,
+            group=self.context.group,
+            station_id=self.id,
+            at=at,
         )
         return call_result.Heartbeat(current_time=at.isoformat())
 
@@ -62,6 +65,7 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
         vendor_code = f"{vendor_id}:{vendor_error_code}" if vendor_id else vendor_error_code
         await availability.record_status(
             session_factory=self.context.session_factory,
+            group=self.context.group,
             bus=self.context.bus,
             station_id=self.id,
             ocpp_evse_id=mapping.evse_number(connector_id),
@@ -86,6 +90,7 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
     ) -> Any:
         started = await transactions.start_session(
             session_factory=self.context.session_factory,
+            group=self.context.group,
             bus=self.context.bus,
             station_id=self.id,
             ocpp_evse_id=max(connector_id, 1),
@@ -113,6 +118,7 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
     ) -> Any:
         authorization = await transactions.stop_session(
             session_factory=self.context.session_factory,
+            group=self.context.group,
             bus=self.context.bus,
             station_id=self.id,
             transaction_id=str(transaction_id),
@@ -136,6 +142,7 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
     ) -> Any:
         await transactions.record_meter_values(
             session_factory=self.context.session_factory,
+            group=self.context.group,
             bus=self.context.bus,
             station_id=self.id,
             ocpp_evse_id=mapping.evse_number(connector_id),

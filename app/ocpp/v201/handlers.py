@@ -56,7 +56,10 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
     async def on_heartbeat(self, **_: Any) -> Any:
         at = now()
         await stations.record_heartbeat(
-            session_factory=self.context.session_factory, station_id=self.id, at=at
+            session_factory=self.context.session_factory,
+            group=self.context.group,
+            station_id=self.id,
+            at=at,
         )
         return call_result.Heartbeat(current_time=at.isoformat())
 
@@ -66,6 +69,7 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
     ) -> Any:
         await availability.record_status(
             session_factory=self.context.session_factory,
+            group=self.context.group,
             bus=self.context.bus,
             station_id=self.id,
             ocpp_evse_id=evse_id if evse_id > 0 else None,
@@ -89,6 +93,7 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
         try:
             authorization = await transactions.apply_transaction_event(
                 session_factory=self.context.session_factory,
+                group=self.context.group,
                 bus=self.context.bus,
                 station_id=self.id,
                 event=mapping.transaction_event(payload),
@@ -105,6 +110,7 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
     ) -> Any:
         await transactions.record_meter_values(
             session_factory=self.context.session_factory,
+            group=self.context.group,
             bus=self.context.bus,
             station_id=self.id,
             ocpp_evse_id=evse_id if evse_id > 0 else None,
