@@ -103,7 +103,7 @@ class EvseState:
     tx_limit_w: float | None = None  # the session's TxProfile; dies with the session
     default_limit_w: float | None = None  # TxDefaultProfile: what a session starts under
     # The station-max profile (1.6 ChargePointMaxProfile, 2.0.1 ChargingStationMaxProfile): it
-    # caps every other profile. Applied per EVSE, which a whole-station cap always allows.
+    # caps every other profile. Modelled per EVSE (each at most the cap), not on their sum.
     station_max_w: float | None = None
     vehicle: Vehicle | None = None
     transaction: Transaction | None = None
