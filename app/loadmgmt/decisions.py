@@ -9,6 +9,7 @@ from app.domain.allocation import (
     Network,
     SessionDemand,
     compile_network,
+    constraint_currents,
     violated,
 )
 from app.services.capacity_compiler import CompiledSite, pinned
@@ -116,10 +117,11 @@ def decide(
         for evse_id, amps in new.items():
             if amps < effective[evse_id]:
                 effective[evse_id] = amps
+    currents = constraint_currents(network, _vector(network.index, effective))
     for d in wanted:
         amps = effective[d.evse_id]
         plan.limits_a[d.evse_id] = amps
-        plan.reasons[d.evse_id] = "allocated" if amps > 0 else "paused: no capacity left"
+        plan.reasons[d.evse_id] = _why(network, currents, d, amps)
         if held_a.get(d.evse_id) != amps:
             plan.to_send[d.evse_id] = amps
     for d in demands:
@@ -127,6 +129,27 @@ def decide(
             plan.limits_a[d.evse_id] = fixed_a[d.evse_id]
             plan.reasons[d.evse_id] = "uncontrolled: assumed drawing its fallback limit"
     return plan
+
+
+def _why(network: Network, currents: Sequence[float], demand: Demand, amps: float) -> str:
+    """What holds a session at its limit, for operators: the EVSE's or the EV's maximum, or
+    the fullest constraint above it (paused: one with less room left than its minimum pilot)."""
+    i = network.index[str(demand.evse_id)]
+    room = sorted(
+        (network.constraints[k].limit_a - currents[k], network.constraints[k].name)
+        for k, *_ in network.members[i]
+    )
+    if amps <= 0:
+        if room and room[0][0] < network.min_on_a[i]:
+            return f"paused: no capacity left on {room[0][1]}"
+        return "paused: others served first"
+    if amps >= network.max_on_a[i] - 0.1:
+        return "allocated: the EVSE's maximum"
+    if demand.ev_max_w * network.amps_per_w[i] <= amps + 0.1:
+        return "allocated: what the EV takes"
+    if room and room[0][0] < MIN_CHANGE_A:
+        return f"allocated: {room[0][1]} is full"
+    return "allocated: shared by deadline and energy"
 
 
 def _floor(amps: float) -> float:

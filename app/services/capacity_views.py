@@ -14,11 +14,40 @@ from app.services.capacity_compiler import LINES, effective_limits
 
 
 @dataclass(frozen=True, slots=True)
+class LimitPeriod:
+    """The node's effective limit over [start, end) (end None: from then on)."""
+
+    start: datetime
+    end: datetime | None
+    limit_a: float | None
+    limit_w: int | None
+
+
+def limit_schedule(
+    node: CapacityNode, limits: Sequence[CapacityLimit], now: datetime
+) -> list[LimitPeriod]:
+    """The node's static limits lowered by each window, from now to the last window's end."""
+    points = sorted({now} | {t for x in limits for t in (x.valid_from, x.valid_to) if t > now})
+    periods: list[LimitPeriod] = []
+    for start, end in zip(points, [*points[1:], None], strict=True):
+        limit_a, limit_w = effective_limits(
+            node, [(x.limit_a, x.limit_w) for x in limits if x.valid_from <= start < x.valid_to]
+        )
+        if periods and (periods[-1].limit_a, periods[-1].limit_w) == (limit_a, limit_w):
+            last = periods.pop()
+            start = last.start
+        periods.append(LimitPeriod(start, end, limit_a, limit_w))
+    return periods
+
+
+@dataclass(frozen=True, slots=True)
 class NodeView:
     node: CapacityNode
     limit_a_now: float | None
     limit_w_now: int | None
     limits_ahead: Sequence[CapacityLimit]
+    #: The effective limit from now on, one period per change.
+    schedule: Sequence[LimitPeriod]
     #: Current allocated on the most loaded line below this node, A.
     allocated_a: float
     #: Power the active sessions below this node report, W.
@@ -79,6 +108,7 @@ async def node_view(*, session_factory: SessionFactory, node_id: int, now: datet
         limit_a_now=limit_a,
         limit_w_now=limit_w,
         limits_ahead=limits,
+        schedule=limit_schedule(node, limits, now),
         allocated_a=round(max(per_line.values()), 1),
         measured_w=sum(p or 0 for p in powers),
         allocations=allocations,

@@ -110,6 +110,29 @@ async def test_a_limit_in_force_lowers_the_node_and_shows_ahead(
     assert [n["name"] for n in names] == ["grid", "circuit"]
 
 
+SCHEDULE = """query($id: ID!) { capacityNode(id: $id) {
+  limitSchedule { start end limitA limitW } } }"""
+
+
+async def test_the_limit_schedule_shows_the_effective_limit_now_and_ahead(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    _, _, circuit = await site(app.state.runtime.session_factory)
+    headers = await admin_of_the_site(app)
+    now_window, later_window = window(), window(start_min=30, end_min=90)
+    await post(http, SET, headers, node=circuit, a=20.0, **now_window)
+    await post(http, SET, headers, node=circuit, a=10.0, **later_window)
+    periods = (await post(http, SCHEDULE, headers, id=circuit))["data"]["capacityNode"][
+        "limitSchedule"
+    ]
+    # 20 A now; 10 A from +30 min (the lowest binds, and it outlasts the 20 A window, so the
+    # two periods from +30 to +90 merge); the static 32 A from +90 min on.
+    assert [(p["limitA"], p["limitW"]) for p in periods] == [(20.0, None), (10.0, None),
+                                                              (32.0, None)]  # fmt: skip
+    assert [p["start"] for p in periods[1:]] == [later_window["from"], later_window["to"]]
+    assert [p["end"] for p in periods] == [later_window["from"], later_window["to"], None]
+
+
 @pytest.mark.parametrize(
     ("variables", "typename", "message"),
     [

@@ -125,3 +125,18 @@ def test_when_a_drop_leaves_no_room_the_lowest_priority_pauses_first(
         assert all(a >= 6 for a in pilots[paused:]), (limit_a, pilots)
         assert sum(pilots) <= limit_a
         assert all(plan.reasons[e].startswith("paused") for e in by_rank[:paused])
+
+
+def test_each_limit_says_what_holds_it() -> None:
+    alone = decide(site(1, limit_a=40.0), [want(100)], period_s=PERIOD_S, fixed_a={}, held_a={})
+    assert alone.reasons[100] == "allocated: the EVSE's maximum"
+    ev_bound = decide(site(2), [capped(100), capped(101)], period_s=PERIOD_S, fixed_a={},
+                      held_a={})  # fmt: skip
+    assert ev_bound.reasons[100] == "allocated: what the EV takes"
+    shared = decide(site(2), [want(100), want(101)], period_s=PERIOD_S, fixed_a={}, held_a={})
+    assert {shared.reasons[e] for e in (100, 101)} == {"allocated: c#1/L1 is full"}
+    full = decide(site(3, limit_a=13.0), [want(100), want(101), want(102)], period_s=PERIOD_S,
+                  fixed_a={}, held_a={})  # fmt: skip
+    paused = [e for e, a in full.limits_a.items() if a == 0]
+    assert paused
+    assert all(full.reasons[e] == "paused: no capacity left on c#1/L1" for e in paused)

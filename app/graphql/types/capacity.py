@@ -38,6 +38,14 @@ class CapacityLimit:
         )
 
 
+@strawberry.type(description="A node's effective limit over a time window.")
+class LimitPeriod:
+    start: datetime
+    end: datetime | None = strawberry.field(description="null: from `start` on.")
+    limit_a: float | None = strawberry.field(description="Amps on each line; null: no limit.")
+    limit_w: int | None = strawberry.field(description="Watts over all lines; null: no limit.")
+
+
 @strawberry.type(description="The charging limit the scheduler holds an EVSE's session to.")
 class ChargingLimit:
     evse_id: relay.GlobalID
@@ -77,6 +85,10 @@ class CapacityNode:
     limits_ahead: list[CapacityLimit] = strawberry.field(
         description="Demand-response limits in force now or later, earliest first."
     )
+    limit_schedule: list[LimitPeriod] = strawberry.field(
+        description="The effective limit now and ahead (static limits lowered by every "
+        "window), one period per change; the scheduler pushes it to stations ahead of time."
+    )
     allocated_a: float = strawberry.field(description="Allocated amps on its busiest line.")
     measured_w: int = strawberry.field(description="Power its active sessions report, W.")
     charging_limits: list[ChargingLimit] = strawberry.field(
@@ -101,6 +113,10 @@ class CapacityNode:
             limit_a_now=view.limit_a_now,
             limit_w_now=view.limit_w_now,
             limits_ahead=[CapacityLimit.from_row(x) for x in view.limits_ahead],
+            limit_schedule=[
+                LimitPeriod(start=p.start, end=p.end, limit_a=p.limit_a, limit_w=p.limit_w)
+                for p in view.schedule
+            ],
             allocated_a=view.allocated_a,
             measured_w=view.measured_w,
             charging_limits=[ChargingLimit.from_row(a) for a in view.allocations],
