@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from bench.harness import (
     latency_ms,
     machine,
     note,
+    proc_sample,
     profile_server,
     running,
     seed_network,
@@ -173,6 +175,7 @@ async def run(kind: str, args: argparse.Namespace) -> None:
                 seconds = args.changes / args.rate
                 spy = profile_server(server, args.profile and f"{args.profile}.{kind}", seconds)
                 cpu = server.sample().cpu_s
+                own = proc_sample(os.getpid()).cpu_s
                 began = time.monotonic()
                 keys: list[Key] = []
                 statuses = ("Charging", "Available")  # each a change: booted Available
@@ -187,6 +190,9 @@ async def run(kind: str, args: argparse.Namespace) -> None:
                 await wait_seen(subscribers, keys[-1], 60)
                 elapsed = time.monotonic() - began
                 cpu = server.sample().cpu_s - cpu
+                # The subscribers share this process: near 1.0, they, not the server, set
+                # the latency.
+                generator_util = (proc_sample(os.getpid()).cpu_s - own) / elapsed
                 if spy is not None:
                     await asyncio.to_thread(spy.wait, 60)
             finally:
@@ -210,6 +216,8 @@ async def run(kind: str, args: argparse.Namespace) -> None:
         changes=len(keys),
         subscribers=len(subscribers),
         server_cpu_ms_per_change=round(cpu / len(keys) * 1000, 2),
+        server_cpu_util=round(cpu / elapsed, 2),
+        generator_cpu_util=round(generator_util, 2),
         server_rss_mib=round(rss_before / 1024, 1),
         db=kind,
     )
