@@ -94,6 +94,30 @@ async def authorize(
         return await _authorize(db, id_token, at or datetime.now(UTC))
 
 
+# Registers are BIGINT columns; power and SoC INTEGER (PostgreSQL refuses more, SQLite not).
+_MAX_REGISTER_WH = 2**63 - 1
+_INT32 = 2**31
+
+
+def _check_register(name: str, value_wh: int) -> None:
+    if not 0 <= value_wh <= _MAX_REGISTER_WH:
+        raise InvalidInput(f"{name}={value_wh} Wh: expected a meter register of 0 to 2**63-1 Wh")
+
+
+def check_readings(readings: Iterable[MeterReading]) -> None:
+    """Refuse readings whose register, power or SoC no column can hold (InvalidInput).
+
+    Checked before the unit of work, so a bad message never fails a shared batch.
+    """
+    for reading in readings:
+        if (register := energy_register_wh(reading)) is not None:
+            _check_register("Energy.Active.Import.Register", register)
+        if (watts := power_w(reading)) is not None and not -_INT32 <= watts < _INT32:
+            raise InvalidInput(f"Power.Active.Import={watts} W: expected less than 2**31 W")
+        if (soc := soc_percent(reading)) is not None and not 0 <= soc <= 100:
+            raise InvalidInput(f"SoC={soc} %: expected 0 to 100")
+
+
 async def _apply_readings(
     db: AsyncSession,
     *,
@@ -212,6 +236,7 @@ async def start_session(
     created. A rejected token still gets a session (the spec requires a transactionId; the
     station stops it at once): the answer carries the verdict.
     """
+    _check_register("meterStart", meter_start_wh)
 
     async def work(
         db: AsyncSession,
@@ -278,13 +303,25 @@ async def stop_session(
     readings: tuple[MeterReading, ...] = (),
     group: GroupCommit | None = None,
 ) -> Authorization | None:
-    """OCPP 1.6 StopTransaction. A repeat for a completed or unknown session changes nothing."""
+    """OCPP 1.6 StopTransaction. A repeat for a completed or unknown session changes nothing.
+
+    A meterStop below the session's meterStart is refused (InvalidInput): the register cannot
+    go backwards, and a negative energy would be billed as nothing.
+    """
+    if meter_stop_wh is not None:
+        _check_register("meterStop", meter_stop_wh)
+    check_readings(readings)
 
     async def work(db: AsyncSession) -> tuple[Authorization | None, ChargingSession | None]:
         authorization = await _authorize(db, id_token, ended_at) if id_token else None
         session = await _find(db, station_id, transaction_id)
         if session is None or session.status == SessionStatus.COMPLETED:
             return authorization, None
+        if meter_stop_wh is not None and meter_stop_wh < session.meter_start_wh:
+            raise InvalidInput(
+                f"meterStop={meter_stop_wh} Wh of transaction {transaction_id} is below its "
+                f"meterStart={session.meter_start_wh} Wh: expected a register that only rises"
+            )
         await _apply_readings(
             db, station_id=station_id, evse_id=session.evse_id, session=session, readings=readings
         )
@@ -312,6 +349,7 @@ async def record_meter_values(
     group: GroupCommit | None = None,
 ) -> None:
     """Store meter readings of an EVSE (None: the station's main meter), for a session if given."""
+    check_readings(readings)
 
     async def work(db: AsyncSession) -> tuple[ChargingSession | None, bool]:
         session = await _find(db, station_id, transaction_id) if transaction_id else None
@@ -346,6 +384,7 @@ async def apply_transaction_event(
     nothing; so does anything after the session ended. A session whose Started event was lost
     is created by the first event that names its EVSE.
     """
+    check_readings(event.readings)
 
     async def work(
         db: AsyncSession,

@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, DataTransferStatus
 
 from app.domain.enums import AuthorizationStatus, OcppVersion
+from app.domain.errors import InvalidInput
 from app.ocpp.base import CsmsRouting, HandlerContext, now, on
 from app.ocpp.v16 import mapping
 from app.services import availability, firmware, stations, transactions
@@ -88,16 +90,19 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
     async def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> Any:
-        started = await transactions.start_session(
-            session_factory=self.context.session_factory,
-            group=self.context.group,
-            bus=self.context.bus,
-            station_id=self.id,
-            ocpp_evse_id=max(connector_id, 1),
-            id_token=id_tag,
-            meter_start_wh=meter_start,
-            started_at=mapping.timestamp(timestamp),
-        )
+        try:
+            started = await transactions.start_session(
+                session_factory=self.context.session_factory,
+                group=self.context.group,
+                bus=self.context.bus,
+                station_id=self.id,
+                ocpp_evse_id=max(connector_id, 1),
+                id_token=id_tag,
+                meter_start_wh=meter_start,
+                started_at=mapping.timestamp(timestamp),
+            )
+        except InvalidInput as exc:
+            raise PropertyConstraintViolationError(description=str(exc)) from exc
         # 1.6 always names a token; an empty idTag (the schema allows "") authorises nothing.
         authorization = started.authorization or Authorization(AuthorizationStatus.INVALID)
         return call_result.StartTransaction(
@@ -116,18 +121,21 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
         transaction_data: list[dict[str, Any]] | None = None,
         **_: Any,
     ) -> Any:
-        authorization = await transactions.stop_session(
-            session_factory=self.context.session_factory,
-            group=self.context.group,
-            bus=self.context.bus,
-            station_id=self.id,
-            transaction_id=str(transaction_id),
-            meter_stop_wh=meter_stop,
-            ended_at=mapping.timestamp(timestamp),
-            reason=reason or "Local",
-            id_token=id_tag,
-            readings=mapping.readings(transaction_data),
-        )
+        try:
+            authorization = await transactions.stop_session(
+                session_factory=self.context.session_factory,
+                group=self.context.group,
+                bus=self.context.bus,
+                station_id=self.id,
+                transaction_id=str(transaction_id),
+                meter_stop_wh=meter_stop,
+                ended_at=mapping.timestamp(timestamp),
+                reason=reason or "Local",
+                id_token=id_tag,
+                readings=mapping.readings(transaction_data),
+            )
+        except InvalidInput as exc:
+            raise PropertyConstraintViolationError(description=str(exc)) from exc
         if authorization is None:
             return call_result.StopTransaction()
         return call_result.StopTransaction(id_tag_info=mapping.id_tag_info(authorization))
@@ -140,15 +148,18 @@ class StationHandlers16(CsmsRouting, ChargePoint):  # type: ignore[misc]
         transaction_id: int | None = None,
         **_: Any,
     ) -> Any:
-        await transactions.record_meter_values(
-            session_factory=self.context.session_factory,
-            group=self.context.group,
-            bus=self.context.bus,
-            station_id=self.id,
-            ocpp_evse_id=mapping.evse_number(connector_id),
-            transaction_id=str(transaction_id) if transaction_id is not None else None,
-            readings=mapping.readings(meter_value),
-        )
+        try:
+            await transactions.record_meter_values(
+                session_factory=self.context.session_factory,
+                group=self.context.group,
+                bus=self.context.bus,
+                station_id=self.id,
+                ocpp_evse_id=mapping.evse_number(connector_id),
+                transaction_id=str(transaction_id) if transaction_id is not None else None,
+                readings=mapping.readings(meter_value),
+            )
+        except InvalidInput as exc:
+            raise PropertyConstraintViolationError(description=str(exc)) from exc
         return call_result.MeterValues()
 
     @on(Action.data_transfer)

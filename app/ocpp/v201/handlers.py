@@ -108,15 +108,18 @@ class StationHandlers201(CsmsRouting, ChargePoint):  # type: ignore[misc]
     async def on_meter_values(
         self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any
     ) -> Any:
-        await transactions.record_meter_values(
-            session_factory=self.context.session_factory,
-            group=self.context.group,
-            bus=self.context.bus,
-            station_id=self.id,
-            ocpp_evse_id=evse_id if evse_id > 0 else None,
-            transaction_id=None,
-            readings=mapping.readings(meter_value),
-        )
+        try:
+            await transactions.record_meter_values(
+                session_factory=self.context.session_factory,
+                group=self.context.group,
+                bus=self.context.bus,
+                station_id=self.id,
+                ocpp_evse_id=evse_id if evse_id > 0 else None,
+                transaction_id=None,
+                readings=mapping.readings(meter_value),
+            )
+        except InvalidInput as exc:
+            raise PropertyConstraintViolationError(description=str(exc)) from exc
         return call_result.MeterValues()
 
     @on(Action.notify_ev_charging_needs)

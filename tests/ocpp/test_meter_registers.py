@@ -1,0 +1,197 @@
+"""Meter registers: 64-bit values are stored and billed; what no column holds, or a register
+going backwards, gets PropertyConstraintViolation naming the value (never InternalError)."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from app.db.engine import SessionFactory
+from app.db.models import ChargingSession, MeterSample
+from app.domain.enums import SessionStatus
+from app.events import InProcessEventBus
+from app.ocpp.base import HandlerContext
+from app.ocpp.v16.handlers import StationHandlers16
+from app.services.group_commit import GroupCommit
+from tests.factories import make_id_token, make_station
+
+BIG = 2**40  # a DC charger's lifetime register in Wh: past PostgreSQL's INTEGER
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def send(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+
+@pytest.fixture(params=[False, True], ids=["alone", "group-commit"])
+async def group(
+    request: pytest.FixtureRequest, session_factory: SessionFactory
+) -> AsyncIterator[GroupCommit | None]:
+    if not request.param:
+        yield None
+        return
+    group = GroupCommit(session_factory=session_factory)
+    await group.start()
+    yield group
+    await group.stop()
+
+
+async def _station(
+    session_factory: SessionFactory, group: GroupCommit | None, station_id: str
+) -> tuple[Any, Captured]:
+    await make_station(session_factory, station_id=station_id)
+    await make_id_token(session_factory, uid=f"TAG-{station_id}")
+    context = HandlerContext(
+        session_factory=session_factory,
+        bus=InProcessEventBus(),
+        heartbeat_interval_s=60,
+        group=group,
+    )
+    captured = Captured()
+    return StationHandlers16(station_id, captured, context, 5.0), captured
+
+
+async def _call(cp: Any, captured: Captured, action: str, payload: dict[str, Any]) -> list[Any]:
+    captured.sent.clear()
+    await cp.route_message(json.dumps([2, "m1", action, payload]))
+    [answer] = captured.sent
+    return list(answer)
+
+
+def _start(station_id: str, meter_start: int) -> dict[str, Any]:
+    return {
+        "connectorId": 1,
+        "idTag": f"TAG-{station_id}",
+        "meterStart": meter_start,
+        "timestamp": "2026-11-27T01:00:00Z",
+    }
+
+
+def _meter(transaction_id: int, register: float, at: str = "01:05") -> dict[str, Any]:
+    return {
+        "connectorId": 1,
+        "transactionId": transaction_id,
+        "meterValue": [
+            {
+                "timestamp": f"2026-11-27T{at}:00Z",
+                "sampledValue": [
+                    {
+                        "value": str(register),
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit": "Wh",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _stop(transaction_id: int, meter_stop: int) -> dict[str, Any]:
+    return {
+        "transactionId": transaction_id,
+        "meterStop": meter_stop,
+        "timestamp": "2026-11-27T01:10:00Z",
+    }
+
+
+async def _session(session_factory: SessionFactory, station_id: str) -> ChargingSession | None:
+    async with session_factory() as db:
+        statement = select(ChargingSession).where(ChargingSession.station_id == station_id)
+        return (await db.exec(statement)).first()
+
+
+async def test_registers_past_32_bits_are_stored_and_billed(
+    session_factory: SessionFactory, group: GroupCommit | None
+) -> None:
+    cp, captured = await _station(session_factory, group, "CS-REG1")
+    started = await _call(cp, captured, "StartTransaction", _start("CS-REG1", BIG))
+    assert started[0] == 3
+    transaction_id = started[2]["transactionId"]
+    assert (await _call(cp, captured, "MeterValues", _meter(transaction_id, BIG + 3_000)))[0] == 3
+    assert (await _call(cp, captured, "StopTransaction", _stop(transaction_id, BIG + 5_000)))[
+        0
+    ] == 3
+    session = await _session(session_factory, "CS-REG1")
+    assert session is not None
+    assert (session.status, session.meter_start_wh, session.meter_stop_wh, session.energy_wh) == (
+        SessionStatus.COMPLETED,
+        BIG,
+        BIG + 5_000,
+        5_000,
+    )
+
+
+async def test_a_meter_stop_below_meter_start_is_refused_and_the_session_stays_open(
+    session_factory: SessionFactory, group: GroupCommit | None
+) -> None:
+    cp, captured = await _station(session_factory, group, "CS-REG2")
+    transaction_id = (await _call(cp, captured, "StartTransaction", _start("CS-REG2", 5_000)))[2][
+        "transactionId"
+    ]
+    kind, _, code, description, _ = await _call(
+        cp, captured, "StopTransaction", _stop(transaction_id, 100)
+    )
+    assert (kind, code) == (4, "PropertyConstraintViolation")
+    assert "meterStop=100" in description
+    assert "meterStart=5000" in description
+    session = await _session(session_factory, "CS-REG2")
+    assert session is not None
+    assert session.status == SessionStatus.ACTIVE
+    # The station's next, sane stop ends it.
+    assert (await _call(cp, captured, "StopTransaction", _stop(transaction_id, 6_000)))[0] == 3
+    session = await _session(session_factory, "CS-REG2")
+    assert session is not None
+    assert (session.status, session.energy_wh) == (SessionStatus.COMPLETED, 1_000)
+
+
+@pytest.mark.parametrize(
+    ("meter_start", "expected_code", "named"),
+    [
+        (-1, "PropertyConstraintViolation", "meterStart=-1"),
+        # Past 64 bits the frame itself is refused, before any handler.
+        (2**63, "TypeConstraintViolation", f"meterStart {2**63}"),
+    ],
+    ids=["negative", "past-64-bits"],
+)
+async def test_a_meter_start_no_register_can_hold_is_refused(
+    session_factory: SessionFactory,
+    group: GroupCommit | None,
+    meter_start: int,
+    expected_code: str,
+    named: str,
+) -> None:
+    cp, captured = await _station(session_factory, group, "CS-REG3")
+    kind, _, code, description, _ = await _call(
+        cp, captured, "StartTransaction", _start("CS-REG3", meter_start)
+    )
+    assert (kind, code) == (4, expected_code)
+    assert named in description
+    assert await _session(session_factory, "CS-REG3") is None
+
+
+async def test_a_meter_value_no_register_can_hold_is_refused_and_nothing_stored(
+    session_factory: SessionFactory, group: GroupCommit | None
+) -> None:
+    cp, captured = await _station(session_factory, group, "CS-REG4")
+    transaction_id = (await _call(cp, captured, "StartTransaction", _start("CS-REG4", 0)))[2][
+        "transactionId"
+    ]
+    kind, _, code, description, _ = await _call(
+        cp, captured, "MeterValues", _meter(transaction_id, 1e30)
+    )
+    assert (kind, code) == (4, "PropertyConstraintViolation")
+    assert "Energy.Active.Import.Register=" in description
+    async with session_factory() as db:
+        assert (await db.exec(select(MeterSample))).all() == []
+    # The next good reading is taken.
+    assert (await _call(cp, captured, "MeterValues", _meter(transaction_id, 2_000, "01:06")))[
+        0
+    ] == 3
+    session = await _session(session_factory, "CS-REG4")
+    assert session is not None
+    assert session.energy_wh == 2_000
