@@ -11,7 +11,7 @@ One call decides the pilots for the next period:
    (remaining energy spread evenly over the time left), so that every session stays on
    track before anyone charges ahead of need.
 4. Then each session is raised as far as its ceiling and the headroom of every constraint it
-   is in allow (work-conserving fill), in rank order; on multi-phase sites the order takes
+   is in allow (work-conserving fill), in rank order. On multi-phase sites both passes take
    sessions from each phase angle in turn, so that one phase pair does not saturate the lines
    it shares with the others while the rest stay idle. The headroom of a phasor constraint
    for one EVSE is found exactly, by solving a quadratic in the increment.
@@ -21,8 +21,9 @@ One call decides the pilots for the next period:
    holds a 6 A pilot for less current than that, and the constraints count the whole pilot.
    On single-phase sites, a waiting session whose headroom is a few amps short of 6 A is
    started by lowering a less urgent running session by that much, so the leftover below 6 A
-   is not wasted. A final check recomputes every constraint from scratch and lowers pilots,
-   least urgent first, if arithmetic ever left one exceeded.
+   is not wasted (unless the pair would draw less in all, as a stepped donor can). A final
+   check recomputes every constraint from scratch and lowers pilots, least urgent first, if
+   arithmetic ever left one exceeded.
 
 Cost is linear in the number of (EVSE, constraint) memberships plus a sort: constraints that
 share no EVSE never touch each other's state, so a fleet of independent sites costs the sum of
