@@ -1,6 +1,6 @@
 """Per-request DataLoaders: one SQL query per kind of object per tick, whatever the page size."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -8,8 +8,10 @@ from strawberry.dataloader import DataLoader
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Connector, Evse, Location
 from app.domain import tariffs as domain
+from app.services import location_rows
 from app.services import locations as service
 from app.services import tariffs as tariff_service
+from app.services.location_rows import ConnectorRow, EvseRow
 
 
 class Loaders:
@@ -23,8 +25,8 @@ class Loaders:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._session_factory = session_factory
-        self.evses_of: dict[int, list[Evse]] = {}
-        self.connectors_of: dict[int, list[Connector]] = {}
+        self.evses_of: dict[int, Sequence[EvseRow]] = {}
+        self.connectors_of: dict[int, Sequence[ConnectorRow]] = {}
         self.stations: dict[str, ChargingStation | None] = {}
         self.tariffs: dict[int, domain.Tariff | None] = {}
         self.views: dict[tuple[str, object], Any] = {}
@@ -44,15 +46,20 @@ class Loaders:
         stations: bool,
     ) -> None:
         """Load the EVSEs of these locations and, as asked, their connectors, the connectors'
-        tariffs and the EVSEs' stations: one batch each, so the fields below answer at once."""
-        groups = await self.evses_by_location.load_many(list(location_ids))
-        evses = [evse for group in groups for evse in group]
-        if connectors or tariffs:
-            ids = [evse.id for evse in evses if evse.id is not None]
-            found = await self.connectors_by_evse.load_many(ids)
-            if tariffs:
-                keys = {c.tariff_id for group in found for c in group if c.tariff_id is not None}
-                await self.tariff.load_many(sorted(keys))
+        tariffs and the EVSEs' stations: one query each, so the fields below answer at once.
+        EVSEs and connectors come as plain rows (`services.location_rows`), not ORM objects."""
+        ids = list(location_ids)
+        async with self._session_factory() as db:
+            grouped = await location_rows.evse_rows_by_location(db=db, location_ids=ids)
+            evses = [evse for i in ids for evse in grouped.get(i, [])]
+            self.evses_of.update((i, grouped.get(i, [])) for i in ids)
+            if connectors or tariffs:
+                evse_ids = [evse.id for evse in evses if evse.id is not None]
+                found = await location_rows.connector_rows_by_evse(db=db, evse_ids=evse_ids)
+                self.connectors_of.update((i, found.get(i, [])) for i in evse_ids)
+        if tariffs:
+            keys = {c.tariff_id for group in found.values() for c in group}
+            await self.tariff.load_many(sorted(key for key in keys if key is not None))
         if stations:
             await self.station.load_many(sorted({evse.station_id for evse in evses}))
 

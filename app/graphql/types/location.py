@@ -1,6 +1,6 @@
 """Locations (OCPI Location): a site with coordinates, opening hours and EVSEs."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -11,6 +11,7 @@ from app.db import models
 from app.domain.enums import EvseStatus
 from app.graphql.context import Info
 from app.graphql.types.station import Evse, eager_field
+from app.services.location_rows import ConnectorRow, EvseRow
 
 T = TypeVar("T")
 
@@ -92,14 +93,14 @@ class Location(relay.Node):
                 return _max_power_kw([c for group in groups if group for c in group])
         return self._load_max_power_kw(info)
 
-    def _with_evses(self, info: Info, answer: Callable[[list[models.Evse]], T]) -> T | Awaitable[T]:
+    def _with_evses(self, info: Info, answer: Callable[[Sequence[EvseRow]], T]) -> T | Awaitable[T]:
         """`answer` over this location's EVSE rows: at once when the operation loaded them."""
         rows = info.context.loaders.evses_of.get(self.id)
         if rows is not None:
             return answer(rows)
         return self._load_evses(info, answer)
 
-    async def _load_evses(self, info: Info, answer: Callable[[list[models.Evse]], T]) -> T:
+    async def _load_evses(self, info: Info, answer: Callable[[Sequence[EvseRow]], T]) -> T:
         return answer(await info.context.loaders.evses_by_location.load(self.id))
 
     async def _load_max_power_kw(self, info: Info) -> float | None:
@@ -127,7 +128,7 @@ class Location(relay.Node):
         )
 
 
-def _max_power_kw(connectors: list[models.Connector]) -> float | None:
+def _max_power_kw(connectors: Sequence[ConnectorRow]) -> float | None:
     powers = [c.max_electric_power for c in connectors]
     return max(powers) / 1000 if powers else None
 

@@ -16,6 +16,7 @@ from app.db import models
 from app.graphql.context import Info
 from app.graphql.types.enums import ConnectorFormat, ConnectorStandard, EvseStatus, PowerType
 from app.graphql.types.tariff import Tariff, tariff_view
+from app.services.location_rows import ConnectorRow, EvseRow
 
 ResolverT = TypeVar("ResolverT", bound=Callable[..., Any])
 
@@ -68,7 +69,7 @@ class Connector:
         return tariff_view(info, self.tariff_key) if self.tariff_key is not None else None
 
     @classmethod
-    def from_row(cls, row: models.Connector) -> "Connector":
+    def from_row(cls, row: ConnectorRow) -> "Connector":
         return cls(
             standard=row.standard,
             format=row.format,
@@ -116,7 +117,7 @@ class Evse(relay.Node):
         return ChargingStation.from_row(row)
 
     @classmethod
-    def from_row(cls, row: models.Evse) -> "Evse":
+    def from_row(cls, row: EvseRow) -> "Evse":
         assert row.id is not None
         return cls(
             id=row.id,
