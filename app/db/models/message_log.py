@@ -12,7 +12,12 @@ from app.domain.enums import MessageDirection, MessageKind
 
 class OcppMessageLog(SQLModel, table=True):
     __tablename__ = "ocpp_message_log"
-    __table_args__ = (sa.Index("ix_ocpp_message_log_station_time", "station_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_ocpp_message_log_station_time", "station_id", "created_at"),
+        # A station's page newest first by id (stationMessages, stationDiagnostics) reads the
+        # index instead of sorting all the station's frames.
+        sa.Index("ix_ocpp_message_log_station_id", "station_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     station_id: str = Field(max_length=48)
