@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
@@ -45,22 +45,39 @@ async def record_status(
     async def work(db: AsyncSession) -> tuple[list[Event], list[Event], int | None]:
         events: list[Event] = []
         alert_events: list[Event] = []  # status history and alerts commit with the status
-        station = await db.get(ChargingStation, station_id)
-        if station is None:
-            raise NotFound("ChargingStation", station_id)
-        if ocpp_evse_id is None:
-            if status not in _STATION_WIDE:
-                return [], [], None
-            evses = list((await db.exec(select(Evse).where(Evse.station_id == station_id))).all())
+        if ocpp_evse_id is None and status not in _STATION_WIDE:
+            return [], [], None
+        known = None
+        if ocpp_evse_id is not None:  # the usual case: the EVSE and its location in one query
+            known = (
+                await db.exec(
+                    select(Evse, ChargingStation.location_id)
+                    .join(ChargingStation, col(ChargingStation.id) == col(Evse.station_id))
+                    .where(Evse.station_id == station_id, Evse.ocpp_evse_id == ocpp_evse_id)
+                )
+            ).first()
+        if known is not None:
+            evses, location_id = [known[0]], known[1]
         else:
-            evses = [await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)]
+            station = await db.get(ChargingStation, station_id)
+            if station is None:
+                raise NotFound("ChargingStation", station_id)
+            location_id = station.location_id
+            if ocpp_evse_id is None:
+                statement = select(Evse).where(Evse.station_id == station_id)
+                evses = list((await db.exec(statement)).all())
+            else:
+                evse = await get_or_create_evse(
+                    db, station_id=station_id, ocpp_evse_id=ocpp_evse_id
+                )
+                evses = [evse]
         for evse in evses:
             if evse.status == status and evse.error_code == error_code:
                 continue
             assert evse.id is not None
             events.append(
                 topics.evse_status_event(
-                    location_id=station.location_id,
+                    location_id=location_id,
                     station_id=station_id,
                     evse_id=evse.id,
                     evse_uid=evse.uid,
@@ -77,7 +94,7 @@ async def record_status(
                 db, station_id=station_id, evse=evse, status=status, error_code=error_code, at=at,
                 vendor_error_code=vendor_error_code, vendor_info=vendor_info,
             )  # fmt: skip
-        return events, alert_events, station.location_id
+        return events, alert_events, location_id
 
     events, alert_events, location_id = await run_unit(session_factory, group, station_id, work)
     for event in events:

@@ -4,8 +4,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
@@ -157,6 +158,15 @@ async def record_heartbeat(
     """With `group`, the write shares a transaction with other stations' messages."""
 
     async def work(db: AsyncSession) -> None:
+        # The common case in one statement: an online station's heartbeat moves a timestamp.
+        seen = await db.exec(
+            sa.update(ChargingStation)
+            .where(col(ChargingStation.id) == station_id, col(ChargingStation.online).is_(True))
+            .values(last_heartbeat_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        if seen.rowcount == 1:
+            return
         station = await _station(db, station_id)
         station.last_heartbeat_at = at
         if not station.online:  # back after the health monitor found it silent
