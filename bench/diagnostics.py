@@ -137,8 +137,13 @@ async def run(kind: str, quick: bool) -> None:
     async with database(kind) as url:
         # No rate limits (one client asks fast) and no monitor passes (their statements would
         # be counted with the query's).
-        settings = Settings(_env_file=None, database_url=url, rate_limit_ip_per_s=0.0,  # type: ignore[call-arg]
-                            rate_limit_principal_per_s=0.0, health_check_interval_s=3600)  # fmt: skip
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=url,
+            rate_limit_ip_per_s=0.0,
+            rate_limit_principal_per_s=0.0,
+            health_check_interval_s=3600,
+        )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             note(f"{kind}: seeding {stations} stations, {messages} log frames")
