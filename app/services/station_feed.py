@@ -130,11 +130,12 @@ async def station_changes(
                 else:
                     due.add(station)
                 # Follow the power of the sessions that start; stop once they end.
-                if topic == topics.ALL_SESSIONS and kind == "SessionStarted":
-                    key = int(payload["session_id"])
-                    await feed.add(key, topics.session_updated(key))
-                elif topic == topics.ALL_SESSIONS and kind == "SessionEnded":
-                    await feed.remove(int(payload["session_id"]))
+                key = payload.get("session_id")
+                if topic == topics.ALL_SESSIONS and isinstance(key, int):
+                    if kind == "SessionStarted":
+                        await feed.add(key, topics.session_updated(key))
+                    elif kind == "SessionEnded":
+                        await feed.remove(key)
             if due:
                 for station in due:
                     emitted[station] = now

@@ -30,7 +30,7 @@ T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 QUERY = """query($id: ID!) { stationDiagnostics(stationId: $id) {
   live { identity online connectivitySince connectivityReason lastMessageAt powerW
          station { identity online }
-         evses { evse { uid } status statusSince errorCode powerW
+         evses { evse { uid } status statusSince errorCode powerW meterAt
                  activeSession { id startedAt energyWh powerW } } }
   firmware { vendor model serialNumber version ocppVersion lastBootAt latestUpdate { status } }
   configuration { key value }
@@ -158,6 +158,7 @@ async def test_one_query_tells_a_stations_state(app: Starlette, http: httpx.Asyn
     assert datetime.fromisoformat(evse1["statusSince"]) == T0 + timedelta(minutes=11)
     assert evse1["activeSession"]["energyWh"] == 200  # 1200 Wh register - 1000 Wh at start
     assert evse1["activeSession"]["powerW"] == 1000  # the latest sample, not the first
+    assert datetime.fromisoformat(evse1["meterAt"]) == T0 + timedelta(minutes=13)
     assert (evse2["evse"]["uid"], evse2["powerW"]) == ("DG-1*2", 2000)
     assert data["firmware"] == {
         "vendor": "Acme", "model": "AC22", "serialNumber": "SN-1", "version": "1.2.3",

@@ -21,6 +21,9 @@ class EvseLiveState:
     power_w: int = strawberry.field(
         description="What the vehicle draws now, W, from the latest meter sample (0 when idle)."
     )
+    meter_at: datetime | None = strawberry.field(
+        description="When the active session's latest meter sample was taken (how fresh powerW is)."
+    )
     active_session: ChargingSession | None = strawberry.field(
         description="The session charging here: id, start, energy so far (Wh), power (W)."
     )
@@ -34,6 +37,7 @@ class EvseLiveState:
             status_since=live.evse.status_updated_at,
             error_code=live.evse.error_code,
             power_w=(session.power_w or 0) if session is not None else 0,
+            meter_at=session.last_meter_at if session is not None else None,
             active_session=ChargingSession.from_row(session) if session is not None else None,
         )
 
