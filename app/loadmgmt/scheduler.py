@@ -2,9 +2,10 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -67,6 +68,7 @@ class LoadScheduler:
         self._index = SiteIndex()
         self._inputs: dict[int, tuple[object, ...]] = {}  # site root -> inputs of its last pass
         self._pending: set[int] | None = set()  # sites events asked for; None: all
+        self._topics: dict[int, frozenset[str]] = {}  # site root -> the topics it listens to
         self._written: dict[int, tuple[int | None, float, str, str]] = {}  # EvseAllocation rows
         self._task: asyncio.Task[None] | None = None
 
@@ -182,11 +184,17 @@ class LoadScheduler:
         timed pass. A site whose inputs did not change since its last pass is skipped."""
         self.recomputes += 1
         now = self.clock()
-        snap = await capacity_state.read_snapshot(session_factory=self.session_factory, now=now)
+        snap = await capacity_state.read_snapshot(
+            session_factory=self.session_factory,
+            now=now,
+            evses_of=None if sites is None else functools.partial(_evses_of, sites=sites),
+        )
         trees = split_trees(snap.nodes)
-        self._index = SiteIndex.build(trees, snap.evse_addresses)
+        self._index = SiteIndex.build(trees)
         for gone in set(self._inputs) - set(trees):
             del self._inputs[gone]
+        for gone in set(self._topics) - set(trees):
+            del self._topics[gone]
         self.allocators.keep_only(set(trees))
         self.profiles.tick(now)
         self.solved_sites = {}
@@ -205,7 +213,7 @@ class LoadScheduler:
         )
         if sent:
             await publish_allocations(self.bus, snap, sent, now)
-        self._watch(snap)
+        self._watch()
         interval = self.settings.loadmgmt_interval_s
         until_change = (
             (snap.next_change_at - now).total_seconds() if snap.next_change_at else interval
@@ -243,6 +251,11 @@ class LoadScheduler:
             elif evse_id in profiles.refused and profiles.refused[evse_id][1] > now:
                 fixed[evse_id] = profiles.refused[evse_id][0]
         sessions = {s.evse_id: s for s in snap.sessions if s.evse_id in site.evses}
+        # Meter values of its sessions and boots of its stations wake this site.
+        self._topics[root] = frozenset(
+            [topics.session_updated(s.session_id) for s in sessions.values()]
+            + [topics.station_status(s) for s in stations]
+        )
         inputs = fingerprint(nodes, limits, sessions.values(), online=online, fixed=fixed, now=now)
         if not reset and self._inputs.get(root) == inputs:
             return [], {}
@@ -311,14 +324,17 @@ class LoadScheduler:
             changed.append(row)
         return changed
 
-    def _watch(self, snap: capacity_state.Snapshot) -> None:
-        wanted = frozenset(
-            [topics.session_updated(s.session_id) for s in snap.sessions]
-            + [topics.station_status(s) for s, _ in snap.evse_addresses.values()]
-        )
+    def _watch(self) -> None:
+        wanted = frozenset().union(*self._topics.values())
         if wanted != self._watched:
             self._watched = wanted
             self._watch_changed.set()
+
+
+def _evses_of(nodes: Sequence[CapacityNode], *, sites: set[int]) -> list[int]:
+    """The EVSEs of the given sites: an event's pass reads only their sessions."""
+    trees = split_trees(nodes)
+    return [n.evse_id for r in sites & set(trees) for n in trees[r] if n.evse_id is not None]
 
 
 def _drawing(profiles: ProfileSender, evse_id: int) -> float:

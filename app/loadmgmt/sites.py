@@ -38,9 +38,8 @@ class SiteIndex:
     by_location: dict[int, set[int]] = field(default_factory=dict)
 
     @classmethod
-    def build(
-        cls, trees: Mapping[int, Sequence[CapacityNode]], addresses: Mapping[int, tuple[str, int]]
-    ) -> "SiteIndex":
+    def build(cls, trees: Mapping[int, Sequence[CapacityNode]]) -> "SiteIndex":
+        """From the nodes alone (an EVSE node carries its EVSE's station id too)."""
         index = cls()
         for root, nodes in trees.items():
             for node in nodes:
@@ -48,8 +47,6 @@ class SiteIndex:
                 index.by_node[node.id] = root
                 if node.evse_id is not None:
                     index.by_evse[node.evse_id] = root
-                    if node.evse_id in addresses:
-                        index.by_station.setdefault(addresses[node.evse_id][0], set()).add(root)
                 if node.station_id is not None:
                     index.by_station.setdefault(node.station_id, set()).add(root)
                 if node.location_id is not None:

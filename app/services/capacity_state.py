@@ -1,6 +1,6 @@
 """What the load-management scheduler reads and writes: the trees, limits in force, sessions."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,7 +44,14 @@ class Snapshot:
     limits: Sequence[CapacityLimit] = ()
 
 
-async def read_snapshot(*, session_factory: SessionFactory, now: datetime) -> Snapshot:
+async def read_snapshot(
+    *,
+    session_factory: SessionFactory,
+    now: datetime,
+    evses_of: Callable[[Sequence[CapacityNode]], Collection[int]] | None = None,
+) -> Snapshot:
+    """The trees and limits, and the sessions and addresses of the EVSEs `evses_of` picks from
+    the nodes (default: every EVSE in a tree; an event's pass reads only its sites')."""
     async with session_factory() as db:
         nodes = list((await db.exec(select(CapacityNode).order_by(col(CapacityNode.id)))).all())
         limits = (
@@ -54,7 +61,11 @@ async def read_snapshot(*, session_factory: SessionFactory, now: datetime) -> Sn
                 .order_by(col(CapacityLimit.valid_from), col(CapacityLimit.id))
             )
         ).all()
-        evse_ids = [n.evse_id for n in nodes if n.evse_id is not None]
+        evse_ids = (
+            [n.evse_id for n in nodes if n.evse_id is not None]
+            if evses_of is None
+            else list(evses_of(nodes))
+        )
         evses = (await db.exec(select(Evse).where(col(Evse.id).in_(evse_ids)))).all()
         rows = (
             await db.exec(
