@@ -147,3 +147,36 @@ async def test_the_timed_pass_skips_sites_whose_inputs_did_not_change(
     await loop.recompute()
     assert loop.solved_sites == {site_b: 1}
     assert stations.stations() <= {"TIMB-0", "TIMB-1"}
+
+
+async def test_a_refused_station_max_profile_is_sent_again_on_the_next_pass(
+    settings: Settings, session_factory: SessionFactory
+) -> None:
+    await make_site(session_factory, "REF", charging=0)
+
+    class RefusingOnce(Stations):
+        refused = False
+
+        async def send(
+            self, station_id: str, command: StationCommand, *, timeout_s: float | None = None
+        ) -> CommandOutcome:
+            outcome = await super().send(station_id, command, timeout_s=timeout_s)
+            if isinstance(command, SetChargingLimit) and command.station_max and not self.refused:
+                self.refused = True
+                return CommandOutcome(CommandStatus.REJECTED, {"status": "Rejected"})
+            return outcome
+
+    stations = RefusingOnce()
+    loop = LoadScheduler(
+        settings=settings, session_factory=session_factory, bus=InProcessEventBus(),
+        commander=stations, clock=lambda: NOW,
+    )  # fmt: skip
+    await loop.recompute()
+    assert set(loop.profiles.station_max) == {"REF-1"}  # REF-0 refused its cap
+    stations.sent.clear()
+    await loop.recompute()  # nothing changed, but the site's last pass was not complete
+    assert [(s, c.station_max) for s, c in stations.sent] == [("REF-0", True)]
+    assert set(loop.profiles.station_max) == {"REF-0", "REF-1"}
+    stations.sent.clear()
+    await loop.recompute()
+    assert stations.sent == []  # complete now: the unchanged site is skipped
