@@ -130,12 +130,12 @@ async def station_changes(
                 else:
                     due.add(station)
                 # Follow the power of the sessions that start; stop once they end.
-                key = payload.get("session_id")
-                if topic == topics.ALL_SESSIONS and isinstance(key, int):
+                session = payload.get("session_id")
+                if topic == topics.ALL_SESSIONS and isinstance(session, int):
                     if kind == "SessionStarted":
-                        await feed.add(key, topics.session_updated(key))
+                        await feed.add(session, topics.session_updated(session))
                     elif kind == "SessionEnded":
-                        await feed.remove(key)
+                        await feed.remove(session)
             if due:
                 for station in due:
                     emitted[station] = now
