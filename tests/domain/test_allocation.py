@@ -206,6 +206,20 @@ def test_inconsistent_input_is_rejected(
         allocate(evses=evses, constraints=constraints, sessions=sessions, now=0, period_s=300.0)
 
 
+def test_from_kwh_keeps_the_energy_exact_but_drops_float_noise() -> None:
+    exact = SessionDemand.from_kwh(evse_id="a", energy_kwh=0.12345678, max_kw=7.2,
+                                   departure_period=3)  # fmt: skip
+    assert exact.energy_wh == pytest.approx(123.45678)
+    noise = SessionDemand.from_kwh(evse_id="a", energy_kwh=3e-13, max_kw=7.2, departure_period=3)
+    assert noise.energy_wh == 0
+    # A finishing session's pilot is what the EV will draw, not a Wh more.
+    pilots = allocate(
+        evses=[evse("a")], sessions=[exact], now=0, period_s=PERIOD_S,
+        constraints=[Constraint("c", 32.0, {"a": 1.0})],
+    )  # fmt: skip
+    assert pilots["a"] == pytest.approx(123.45678 * 3600 / PERIOD_S / V)  # 7.12 A
+
+
 @pytest.mark.parametrize(
     "build",
     [
@@ -218,6 +232,12 @@ def test_inconsistent_input_is_rejected(
         pytest.param(
             lambda: SessionDemand(evse_id="a", energy_wh=-1, max_power_w=1.0, departure_period=1),
             id="negative-energy",
+        ),
+        pytest.param(
+            lambda: SessionDemand(
+                evse_id="a", energy_wh=math.nan, max_power_w=1.0, departure_period=1
+            ),
+            id="nan-energy",
         ),
     ],
 )
