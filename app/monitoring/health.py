@@ -55,6 +55,8 @@ class HealthMonitor:
         async with self._lock:
             now = self.clock()
             checks: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+                ("talking stations", lambda: health.mark_talking_stations_online(
+                    session_factory=self.session_factory, bus=self.bus, now=now)),
                 ("silent stations", lambda: health.mark_silent_stations_offline(
                     session_factory=self.session_factory, bus=self.bus, now=now,
                     thresholds=self.thresholds)),

@@ -122,6 +122,44 @@ async def mark_silent_stations_offline(
     return ids
 
 
+async def mark_talking_stations_online(
+    *, session_factory: SessionFactory, bus: EventBus, now: datetime
+) -> list[str]:
+    """Stations this monitor found silent that have sent a message since (any frame, which
+    the message log keeps as `last_message_at`) are online again from that message: a 2.0.1
+    station may come back with a status or meter values rather than a heartbeat. A station
+    that disconnected since is not (its open interval says DISCONNECTED). Returns their ids."""
+    interval = StationConnectivityInterval
+    async with session_factory() as db:
+        back = (
+            await db.exec(
+                select(ChargingStation)
+                .join(interval, col(interval.station_id) == col(ChargingStation.id))
+                .where(
+                    col(ChargingStation.online).is_(False),
+                    col(interval.ended_at).is_(None),
+                    interval.reason == "HEARTBEAT_TIMEOUT",
+                    col(ChargingStation.last_message_at) > col(interval.started_at),
+                )
+            )
+        ).all()
+        heard = {station.id: station.last_message_at or now for station in back}
+        for station in back:
+            station.online = True
+            await health_history.track_connectivity(
+                db, station_id=station.id, online=True, reason="MESSAGE", at=heard[station.id]
+            )
+        await db.commit()
+    for station_id, at in heard.items():
+        log.info("station %s spoke again at %s: online", station_id, at.isoformat())
+        await bus.publish(
+            topics.station_status(station_id),
+            {"type": "StationOnline", "station_id": station_id, "reason": "MESSAGE",
+             "at": at.isoformat()},
+        )  # fmt: skip
+    return list(heard)
+
+
 async def check_connectivity(
     *, session_factory: SessionFactory, bus: EventBus, now: datetime, thresholds: HealthThresholds
 ) -> list[Event]:

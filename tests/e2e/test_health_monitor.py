@@ -258,10 +258,34 @@ async def test_a_station_that_talks_without_heartbeats_stays_online(
         monitor.clock = lambda: last_message + timedelta(seconds=90)
         await monitor.run_once()
         assert await is_online(live_server, "HEALTH-0001") is True
-        # Two heartbeat intervals without any message: offline.
-        monitor.clock = lambda: last_message + timedelta(seconds=121)
+        # Then nothing at all for two heartbeat intervals (its last message moved back in
+        # time rather than the monitor forward, so what follows happens after): offline.
+        async with factory() as db:
+            station = await db.get(ChargingStation, "HEALTH-0001")
+            assert station is not None
+            station.last_message_at = datetime.now(UTC) - timedelta(seconds=121)
+            db.add(station)
+            await db.commit()
+        monitor.clock = lambda: datetime.now(UTC)
         await monitor.run_once()
         assert await is_online(live_server, "HEALTH-0001") is False
+
+        # It speaks again, still without a heartbeat: the next pass finds it online.
+        await charger.send_status(1, "Available")
+        await log.flush()
+        await monitor.run_once()
+        assert await is_online(live_server, "HEALTH-0001") is True
+        async with factory() as db:
+            intervals = (
+                await db.exec(
+                    select(StationConnectivityInterval).order_by(
+                        col(StationConnectivityInterval.id)
+                    )
+                )
+            ).all()
+    assert [(i.online, i.reason) for i in intervals] == [
+        (True, "CONNECTED"), (False, "HEARTBEAT_TIMEOUT"), (True, "MESSAGE"),
+    ]  # fmt: skip
 
 
 async def is_online(server: LiveServer, station_id: str) -> bool:
