@@ -128,3 +128,13 @@ def site_ahead(
         defaults={e: Schedule(tuple(p)) for e, p in defaults.items()},
         station_max={s: (Schedule(tuple(p)), phases[s]) for s, p in maxes.items()},
     )
+
+
+def tx_plan(amps: float, default: Schedule | None, now: datetime) -> Schedule:
+    """A session's TxProfile schedule: its limit now, then never above the EVSE's safe default
+    once that drops below it, so all sessions together still fit a coming drop if the backend
+    cannot be reached when it starts (a TxProfile overrides the default profile)."""
+    periods = [(now, amps)]
+    if default is not None:
+        periods += [(start, min(amps, limit)) for start, limit in default.seen_from(now)[1:]]
+    return Schedule(tuple(periods))

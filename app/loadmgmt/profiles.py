@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 class Held:
     session_id: int
     limit_a: float
+    #: The TxProfile's schedule (the limit, then each coming drop below it), if it had one.
+    plan: Schedule | None = None
 
 
 class ProfileSender:
@@ -57,6 +59,17 @@ class ProfileSender:
         """Stations follow their default schedules on their own: track the limit now."""
         for evse_id, plan in self.default_plans.items():
             self.defaults[evse_id] = plan.at(now)
+
+    def moved_plans(self, plans: Mapping[int, Schedule], now: datetime) -> set[int]:
+        """EVSEs whose accepted TxProfile schedule differs from `plans` from now on."""
+        moved = set()
+        for evse_id, plan in plans.items():
+            held = self.held.get(evse_id)
+            if held is not None:
+                was = held.plan or Schedule(((now, held.limit_a),))
+                if was.seen_from(now) != plan.seen_from(now):
+                    moved.add(evse_id)
+        return moved
 
     def held_a(self, evse_id: int) -> float | None:
         held = self.held.get(evse_id)
@@ -139,7 +152,10 @@ class ProfileSender:
         sessions: Mapping[int, ActiveSession],
         site: CompiledSite,
         now: datetime,
+        plans: Mapping[int, Schedule] | None = None,
     ) -> dict[int, str]:
+        """TxProfiles; `plans` (from `tx_plan`) carry the coming drops of each EVSE's limit."""
+        plans = plans or {}
         outcomes = await asyncio.gather(
             *(
                 self._send(
@@ -149,6 +165,8 @@ class ProfileSender:
                         limit_a=amps,
                         transaction_id=sessions[e].transaction_id,
                         number_phases=site.evses[e].number_phases,
+                        starts_at=now if e in plans and plans[e].later_periods(now) else None,
+                        later_periods=plans[e].later_periods(now) if e in plans else (),
                     ),
                 )
                 for e, amps in to_send.items()
@@ -159,7 +177,7 @@ class ProfileSender:
         for (evse_id, amps), outcome in zip(to_send.items(), outcomes, strict=True):
             statuses[evse_id] = outcome.status.value
             if outcome.status == CommandStatus.ACCEPTED:
-                self.held[evse_id] = Held(sessions[evse_id].session_id, amps)
+                self.held[evse_id] = Held(sessions[evse_id].session_id, amps, plans.get(evse_id))
                 self.refused.pop(evse_id, None)
                 continue
             # It keeps drawing what it last accepted: its TxProfile, else its default, else max.

@@ -15,7 +15,7 @@ from app.db.types import utcnow
 from app.domain.commands import CommandStatus
 from app.domain.errors import InvalidInput
 from app.events import EventBus, topics
-from app.loadmgmt.ahead import site_ahead
+from app.loadmgmt.ahead import site_ahead, tx_plan
 from app.loadmgmt.decisions import Demand, SiteAllocators, decide
 from app.loadmgmt.inputs import demand_of
 from app.loadmgmt.openadr import OpenAdrVen
@@ -290,14 +290,23 @@ class LoadScheduler:
             allocator=self.allocators.for_site(root),
         )
         self.solved_sites[root] = plan.solved_parts
+        # Each TxProfile carries the coming drops of its EVSE's safe default: one whose schedule
+        # ahead moved is sent again, even if its limit now did not.
+        plans = {
+            e: tx_plan(amps, ahead.defaults.get(e), now)
+            for e, amps in plan.limits_a.items()
+            if e not in fixed
+        }
+        for evse_id in profiles.moved_plans(plans, now) - set(plan.to_send):
+            plan.to_send[evse_id] = plan.limits_a[evse_id]
         # Lower limits first: room is freed before anyone is given more of it. If a station
         # refuses to lower, nobody is raised; the next pass counts that EVSE as uncontrolled.
         drawing = {e: _drawing(profiles, e) for e in plan.to_send}
         lower = {e: a for e, a in plan.to_send.items() if a < drawing[e]}
-        statuses = await profiles.send_limits(lower, sessions, site, now)
+        statuses = await profiles.send_limits(lower, sessions, site, now, plans)
         if all(status == CommandStatus.ACCEPTED.value for status in statuses.values()):
             higher = {e: a for e, a in plan.to_send.items() if e not in lower}
-            statuses |= await profiles.send_limits(higher, sessions, site, now)
+            statuses |= await profiles.send_limits(higher, sessions, site, now, plans)
         delivered &= all(status == CommandStatus.ACCEPTED.value for status in statuses.values())
         delivered &= set(statuses) == set(plan.to_send)
         if delivered:

@@ -96,10 +96,12 @@ class Frames:
 
 
 def limit_a(profile: dict[str, Any]) -> float:
+    """The limit in force now: the first period (later ones are limit changes ahead)."""
     schedule = profile["charging_schedule"]
     schedule = schedule[0] if isinstance(schedule, list) else schedule
     assert schedule["charging_rate_unit"] == "A"
-    (period,) = schedule["charging_schedule_period"]
+    period = schedule["charging_schedule_period"][0]
+    assert period["start_period"] == 0
     assert period["number_phases"] == 3
     return float(period["limit"])
 

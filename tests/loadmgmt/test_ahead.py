@@ -65,3 +65,39 @@ async def test_a_drop_ahead_is_in_the_profiles_before_it_starts(
     assert set(loop.solved_sites) == {circuit}  # the site was recomputed
     assert loop.profiles.station_max["AHD-0"].at(NOW + timedelta(minutes=45)) == 13.0
     assert stations.sent == []
+
+
+async def test_running_sessions_carry_the_coming_drop_in_their_tx_profiles(
+    settings: Settings, session_factory: SessionFactory
+) -> None:
+    """A TxProfile overrides the default profile: each session's own schedule must hold the
+    drop too, so both sessions together fit the 13 A even if the backend is away then."""
+    circuit = await make_site(session_factory, "TXA", charging=2)
+    stations = Stations()
+    clock = [NOW]
+    loop = LoadScheduler(
+        settings=settings, session_factory=session_factory, bus=InProcessEventBus(),
+        commander=stations, clock=lambda: clock[0],
+    )  # fmt: skip
+    await loop.recompute()
+    before = {s: c for s, c in stations.sent if c.transaction_id}
+    assert set(before) == {"TXA-0", "TXA-1"}
+    assert all(c.later_periods == () and (c.limit_a or 0) > 6.5 for c in before.values())
+    stations.sent.clear()
+    await set_capacity_limit(
+        session_factory=session_factory, bus=InProcessEventBus(), node_id=circuit,
+        valid_from=NOW + timedelta(minutes=30), valid_to=NOW + timedelta(minutes=90),
+        now=NOW, limit_a=13.0,
+    )  # fmt: skip
+    clock[0] = NOW + timedelta(minutes=1)
+    await loop.recompute()
+    tx = {s: c for s, c in stations.sent if c.transaction_id}
+    assert set(tx) == {"TXA-0", "TXA-1"}  # limits now unchanged, schedules ahead moved
+    for station_id, command in tx.items():
+        assert (command.limit_a, command.starts_at) == (before[station_id].limit_a, clock[0])
+        # At the drop each is held to its safe share (6.5 + 6.5 = 13 A); after it, its own.
+        after = min(command.limit_a or 0.0, 16.0)
+        assert command.later_periods == ((29 * 60, 6.5), (89 * 60, after))
+    stations.sent.clear()
+    await loop.recompute()
+    assert stations.sent == []
