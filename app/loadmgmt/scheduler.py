@@ -307,12 +307,14 @@ class LoadScheduler:
         if all(status == CommandStatus.ACCEPTED.value for status in statuses.values()):
             higher = {e: a for e, a in plan.to_send.items() if e not in lower}
             statuses |= await profiles.send_limits(higher, sessions, site, now, plans)
+        else:  # the refuser is pinned at what it draws on the next pass: raise the others then
+            self._mark({root})
         delivered &= all(status == CommandStatus.ACCEPTED.value for status in statuses.values())
         delivered &= set(statuses) == set(plan.to_send)
         if delivered:
             self._inputs[root] = inputs
-        else:  # try this site again soon rather than wait for its inputs to change
-            self._mark({root})
+        # Else the inputs are not recorded: the next timed pass tries this site again, not
+        # at once (a station that never takes a station-max profile must not spin the loop).
         rows = allocation_rows(
             plan=plan, statuses=statuses, site=site, sessions=sessions, drawing=drawing,
             idle_a={e: profiles.defaults.get(e, defaults.get(e, 0.0)) for e in site.evses},

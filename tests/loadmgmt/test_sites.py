@@ -173,6 +173,9 @@ async def test_a_refused_station_max_profile_is_sent_again_on_the_next_pass(
     )  # fmt: skip
     await loop.recompute()
     assert set(loop.profiles.station_max) == {"REF-1"}  # REF-0 refused its cap
+    # Retried on the next timed pass, not at once: a station that never takes a station-max
+    # profile must not spin the scheduler.
+    assert not loop._dirty.is_set()
     stations.sent.clear()
     await loop.recompute()  # nothing changed, but the site's last pass was not complete
     assert [(s, c.station_max) for s, c in stations.sent] == [("REF-0", True)]
