@@ -9,7 +9,8 @@ One call decides the pilots for the next period:
    departure minus periods needed at full rate), then earliest departure.
 3. In that order each session is raised towards the rate it needs to finish by its departure
    (remaining energy spread evenly over the time left), so that every session stays on
-   track before anyone charges ahead of need.
+   track before anyone charges ahead of need (on an EVSE with steps, the step below that rate
+   on single-phase sites, the step above on multi-phase ones).
 4. Then each session is raised as far as its ceiling and the headroom of every constraint it
    is in allow (work-conserving fill), in rank order. On multi-phase sites both passes take
    sessions from each phase angle in turn, so that one phase pair does not saturate the lines
@@ -82,7 +83,7 @@ def _demands(
     seen = [False] * n
     index, steps_a, amps_per_w = net.index, net.steps_a, net.amps_per_w
     min_on_a, max_on_a = net.min_on_a, net.max_on_a
-    floor_table, ceil_table = net.floor_table, net.ceil_table
+    floor_table, ceil_table, single_phase = net.floor_table, net.ceil_table, net.single_phase
     ceil = math.ceil
     amp_periods_per_wh = 3600.0 / period_s
     for session in sessions:
@@ -130,6 +131,11 @@ def _demands(
         elif steps is None:
             if on_track < floor:
                 on_track = floor
+        elif single_phase[i]:
+            # Rounded up, a step of 8 A gave sessions far from their departure up to 8 A more
+            # than on track, ahead of more urgent ones (measured: +0.05 to +0.15 points on
+            # single-phase sites with steps; on three-phase ones rounding up did better).
+            on_track = floor_step(steps, on_track)
         elif up is None:
             on_track = ceil_step(steps, on_track)
         else:
