@@ -1,6 +1,7 @@
 """The OCPP handshake lockout shared over Redis: guesses spread over instances count together."""
 
 import base64
+import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -144,3 +145,24 @@ async def test_two_instances_on_one_redis_share_the_handshake_lockout(
         assert guesses == [401, 401, 401, 401]  # two on each: neither alone would lock
         assert await handshake_status(a, "CS-TWO", PASSWORD) == 429
         assert await handshake_status(b, "CS-TWO", PASSWORD) == 429
+
+
+async def test_an_unreachable_redis_fails_open_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing listens on the port: every station may still try (argon2 still guards each
+    password) rather than none connecting at all, and each miss is logged."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again before the store dials it
+    down = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1)
+    store = RedisFailureStore(down, LockoutPolicy(max_failures=1), clock=Clock())
+    try:
+        assert await store.record_failure("addr:10.9.9.9") == 0
+        assert await store.retry_after("addr:10.9.9.9") == 0
+        await store.forgive("addr:10.9.9.9")
+    finally:
+        await store.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "app.ocpp.limits"]
+    assert len(warnings) == 3
+    assert all("Redis unavailable" in message for message in warnings)
