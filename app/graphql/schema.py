@@ -8,6 +8,7 @@ from strawberry.types.graphql import OperationType
 
 from app.graphql.execution import ChargenetExecutor
 from app.graphql.extensions import (
+    DOCUMENT_CACHES,
     MaskUnexpectedErrors,
     QueryLimits,
     RateLimit,
@@ -210,6 +211,7 @@ schema = strawberry.Schema(
         RateLimit,
         TrustedDocuments,
         QueryLimits,
+        *DOCUMENT_CACHES,
         FreshLoaders,
         ActiveSubscriptions,
         MaskUnexpectedErrors,
