@@ -37,7 +37,7 @@ async def run_alone(session_factory: SessionFactory, work: Work[T]) -> T:
 
 @dataclass
 class _Lane:
-    queue: list[tuple[Work[Any], "asyncio.Future[Any]"]] = field(default_factory=list)
+    queue: list[tuple[str, Work[Any], "asyncio.Future[Any]"]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: "asyncio.Task[None] | None" = None
 
@@ -71,7 +71,7 @@ class GroupCommit:
             return await run_alone(self._session_factory, work)
         lane = self._lanes[zlib.crc32(key.encode()) % len(self._lanes)]
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        lane.queue.append((work, future))
+        lane.queue.append((key, work, future))
         lane.wake.set()
         return await future
 
@@ -101,9 +101,12 @@ class GroupCommit:
             if batch:
                 await self._flush(batch)
 
-    async def _flush(self, batch: list[tuple[Work[Any], "asyncio.Future[Any]"]]) -> None:
+    async def _flush(self, queued: list[tuple[str, Work[Any], "asyncio.Future[Any]"]]) -> None:
         self.batches += 1
-        self.units += len(batch)
+        self.units += len(queued)
+        # In key (station id) order, stable for one key's units: rows are locked in the order
+        # the message log's writer locks station rows, so the two cannot deadlock on PostgreSQL.
+        batch = [(work, future) for _, work, future in sorted(queued, key=lambda u: u[0])]
         results: list[Any] = []
         try:
             async with self._session_factory() as db:
