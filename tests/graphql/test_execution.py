@@ -5,8 +5,12 @@ import enum
 
 import pytest
 import strawberry
+from graphql import GraphQLObjectType
+from strawberry import relay
 
-from app.graphql.execution import ChargenetExecutor
+from app.graphql.execution import DIRECT, ChargenetExecutor
+from app.graphql.types.station import eager_field
+from tests.graphql.conftest import global_id
 
 
 @strawberry.enum
@@ -98,3 +102,80 @@ def test_enums_serialise_to_their_names(query: str) -> None:
     assert result.errors is None
     assert result.data is not None
     assert all(value == ["DEEP_BLUE", "RED"] for value in result.data.values())
+
+
+class Refused(strawberry.BasePermission):
+    message = "refused"
+
+    def has_permission(self, source: object, info: strawberry.Info, **kwargs: object) -> bool:
+        return False
+
+
+def reveal(root: object) -> str:
+    return "leaked"
+
+
+setattr(reveal, DIRECT, True)  # marked, yet its permission must keep Strawberry's resolver
+
+
+def resolver_of(schema: strawberry.Schema, type_name: str, field: str) -> object:
+    graphql_type = schema._schema.type_map[type_name]
+    assert isinstance(graphql_type, GraphQLObjectType)
+    return graphql_type.fields[field].resolve
+
+
+def build_node_schema(*, plain: bool) -> tuple[strawberry.Schema, list[str]]:
+    """A relay node with direct-marked resolvers (sync, async, and one with a permission, which
+    must keep Strawberry's resolver); `calls` names the resolvers run."""
+    calls: list[str] = []
+
+    @strawberry.type
+    class Site(relay.Node):
+        id: relay.NodeID[int]
+
+        @eager_field(graphql_type=int)
+        def doubled(self, info: strawberry.Info) -> int:
+            calls.append("doubled")
+            return self.id * 2 + len(info.context["offset"])
+
+        @eager_field(graphql_type=str)
+        async def later(self, info: strawberry.Info) -> str:
+            calls.append("later")
+            return f"site {self.id}"
+
+        secret: str = strawberry.field(resolver=reveal, permission_classes=[Refused])
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def sites(self) -> list[Site]:
+            return [Site(id=1), Site(id=2)]
+
+    executor = None if plain else ChargenetExecutor
+    return strawberry.Schema(query=Query, execution_context_class=executor), calls
+
+
+async def test_direct_resolvers_answer_as_strawberry_does() -> None:
+    query = "{ sites { id doubled later } }"
+    direct, calls = build_node_schema(plain=False)
+    plain, _ = build_node_schema(plain=True)
+    result = await direct.execute(query, context_value={"offset": "xy"})
+    assert result.errors is None
+    assert result.data == (await plain.execute(query, context_value={"offset": "xy"})).data
+    assert result.data == {
+        "sites": [
+            {"id": global_id("Site", 1), "doubled": 4, "later": "site 1"},
+            {"id": global_id("Site", 2), "doubled": 6, "later": "site 2"},
+        ]
+    }
+    assert sorted(calls) == ["doubled", "doubled", "later", "later"]
+    assert resolver_of(direct, "Site", "doubled") is not resolver_of(plain, "Site", "doubled")
+    assert resolver_of(direct, "Site", "id") is not resolver_of(plain, "Site", "id")
+
+
+async def test_a_field_with_permissions_keeps_strawberry_resolver() -> None:
+    direct, _ = build_node_schema(plain=False)
+    result = await direct.execute("{ sites { secret } }", context_value={"offset": ""})
+    assert result.data is None
+    # Called directly, the marked resolver would have answered "leaked".
+    assert [error.message for error in result.errors or ()] == ["refused"]

@@ -14,6 +14,7 @@ from strawberry import relay
 
 from app.db import models
 from app.graphql.context import Info
+from app.graphql.execution import DIRECT
 from app.graphql.types.enums import ConnectorFormat, ConnectorStandard, EvseStatus, PowerType
 from app.graphql.types.tariff import Tariff, tariff_view
 from app.services.location_rows import ConnectorRow, EvseRow
@@ -25,10 +26,17 @@ def eager_field(
     *, graphql_type: Any, description: str | None = None
 ) -> Callable[[ResolverT], ResolverT]:
     """A field whose resolver returns its value, or an awaitable when the rows are not loaded
-    yet; `graphql_type` is its GraphQL type (the annotation also names the awaitable)."""
-    decorator: Callable[[ResolverT], ResolverT] = strawberry.field(
+    yet; `graphql_type` is its GraphQL type (the annotation also names the awaitable). It
+    takes no arguments and reads only `info.context`: graphql-core calls it directly
+    (app/graphql/execution.py), so no permission classes or field extensions here."""
+    field: Callable[[ResolverT], ResolverT] = strawberry.field(
         description=description, graphql_type=graphql_type
     )
+
+    def decorator(resolver: ResolverT) -> ResolverT:
+        setattr(resolver, DIRECT, True)
+        return field(resolver)
+
     return decorator
 
 
