@@ -129,10 +129,13 @@ async def test_the_ip_burst_passes_and_the_next_request_is_429(graphql: GraphQLC
         assert await graphql.data("{ __typename }") == {"__typename": "Query"}
     response = await graphql.http.post("/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 429
-    assert response.headers["retry-after"] == "1000"
+    # One token takes 1000 s at 0.001/s; the refill while the burst was spent (a few ms, or
+    # seconds on a loaded machine) shortens the wait, so the figure is bounded, not exact.
+    retry_after = int(response.headers["retry-after"])
+    assert 900 <= retry_after <= 1000
     error = response.json()["errors"][0]
-    assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1000}
-    assert error["message"] == "rate limit exceeded (ip budget); retry after 1000 s"
+    assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": retry_after}
+    assert error["message"] == f"rate limit exceeded (ip budget); retry after {retry_after} s"
 
 
 async def test_each_principal_has_its_own_budget(
