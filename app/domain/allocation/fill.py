@@ -9,7 +9,7 @@ import bisect
 import math
 from collections.abc import Sequence
 
-from app.domain.allocation.network import Network, max_increment, violated
+from app.domain.allocation.network import Network, max_increment
 
 _MAX_DONORS = 8
 
@@ -165,6 +165,8 @@ class _Fill:
 
 def fill(net: Network, d: Demands) -> list[float]:
     """Pilots: every session on track first, then work-conserving, then the squeeze."""
+    if not d.order:
+        return [0.0] * len(net.evses)
     state = _Fill(net, d)
     order = _fill_order(net, d.order)
     state.raise_all(order, d.on_track)
@@ -257,11 +259,30 @@ def _repair(net: Network, pilots: list[float], order: list[int]) -> None:
     Lowering one current can raise another constraint's phasor sum (opposite coefficients), so
     the check runs again after every change; all-zero is always feasible, so this ends.
     """
-    while bad := violated(net, pilots):
-        in_bad = set(bad)
+    while bad := _exceeded(net, pilots, order):
         for i in reversed(order):
-            if pilots[i] and any(m[0] in in_bad for m in net.members[i]):
+            if pilots[i] and any(m[0] in bad for m in net.members[i]):
                 pilots[i] = 0.0
                 break
         else:  # pragma: no cover - only EVSEs with sessions can hold a pilot
             raise AssertionError("constraint exceeded with no pilot to lower")
+
+
+def _exceeded(net: Network, pilots: list[float], order: list[int]) -> set[int]:
+    """Constraints exceeded by more than `CHECK_TOLERANCE_A`, summed again from the pilots
+    (not from the running sums), over the EVSEs with a session: only they hold a pilot."""
+    n_constraints = len(net.limits)
+    re = [0.0] * n_constraints
+    im = [0.0] * n_constraints
+    members = net.members
+    for i in order:
+        current = pilots[i]
+        if current:
+            for k, a, b, _ in members[i]:
+                re[k] += a * current
+                im[k] += b * current
+    return {
+        k
+        for k, (r, j, limit_sq) in enumerate(zip(re, im, net.check_limits_sq, strict=True))
+        if r * r + j * j > limit_sq
+    }

@@ -63,6 +63,8 @@ class Network:
     ceil_table: tuple[tuple[float, ...] | None, ...] = ()
     #: Limits less `HEADROOM_MARGIN_A`: what the allocator fills up to.
     fill_limits: tuple[float, ...] = ()
+    #: (limit + `CHECK_TOLERANCE_A`) squared: the final check compares squared magnitudes.
+    check_limits_sq: tuple[float, ...] = ()
 
 
 def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]) -> Network:
@@ -124,6 +126,7 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
         floor_table=tuple(_step_table(b[2], ceil=False) for b in bounds),
         ceil_table=tuple(_step_table(b[2], ceil=True) for b in bounds),
         fill_limits=tuple(max(c.limit_a - HEADROOM_MARGIN_A, 0.0) for c in constraints),
+        check_limits_sq=tuple((c.limit_a + CHECK_TOLERANCE_A) ** 2 for c in constraints),
     )
 
 
