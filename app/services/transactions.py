@@ -12,7 +12,7 @@ answer for, so the same start, stop or event may arrive twice.
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -22,12 +22,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingSession, Driver, IdToken, MeterSample
+from app.domain.alerts import AlertCode, AlertSeverity, AlertSource
 from app.domain.enums import AuthorizationStatus, SessionStatus
 from app.domain.errors import InvalidInput
 from app.domain.id_tokens import canonical_uid
 from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_percent
 from app.events import EventBus, topics
-from app.services import command_outcomes
+from app.services import alerts, command_outcomes
+from app.services.alerts import Event
 from app.services.cdrs import update_session_price
 from app.services.group_commit import GroupCommit, run_unit
 from app.services.reservation_lifecycle import mark_used
@@ -169,9 +171,26 @@ async def _apply_readings(
 _SAMPLE_TABLE = MeterSample.__table__  # type: ignore[attr-defined]
 
 
+# A charger's clock is trusted within these bounds only: before 2000 it was never set (a start
+# there would bill decades of time); an end far ahead of ours is impossible, so ours is used.
+EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_AHEAD = timedelta(days=1)
+
+
+def check_clock(name: str, at: datetime) -> None:
+    """Refuse (InvalidInput) a transaction timestamp from a charger whose clock was never set."""
+    if at < EARLIEST_TIMESTAMP:
+        raise InvalidInput(
+            f"{name} {at.isoformat()} is before {EARLIEST_TIMESTAMP.date()}: the station's clock "
+            "is not set"
+        )
+
+
 def _end(
     session: ChargingSession, *, at: datetime, meter_stop_wh: int | None, reason: str | None
 ) -> None:
+    """End an ACTIVE session. Its end is kept between its start and our clock plus a day."""
+    at = max(min(at, datetime.now(UTC) + MAX_CLOCK_AHEAD), session.started_at)
     if meter_stop_wh is not None:
         session.energy_wh = max(0, meter_stop_wh - session.meter_start_wh)
     session.meter_stop_wh = session.meter_start_wh + session.energy_wh
@@ -237,6 +256,7 @@ async def start_session(
     station stops it at once): the answer carries the verdict.
     """
     _check_register("meterStart", meter_start_wh)
+    check_clock("timestamp", started_at)
 
     async def work(
         db: AsyncSession,
@@ -305,27 +325,39 @@ async def stop_session(
 ) -> Authorization | None:
     """OCPP 1.6 StopTransaction. A repeat for a completed or unknown session changes nothing.
 
-    A meterStop below the session's meterStart is refused (InvalidInput): the register cannot
-    go backwards, and a negative energy would be billed as nothing.
+    A meterStop below the session's meterStart (a meter fault or a swapped meter) still ends
+    the session: the charger has already stopped, and refusing the message would leave it open
+    (and its payment hold uncaptured) once the charger gives up retrying. The energy stays what
+    the meter values had shown, and a METER_REGISTER_BACKWARDS alert tells the operator.
     """
     if meter_stop_wh is not None:
         _check_register("meterStop", meter_stop_wh)
     check_readings(readings)
 
+    alert_events: list[Event] = []
+
     async def work(db: AsyncSession) -> tuple[Authorization | None, ChargingSession | None]:
+        alert_events.clear()  # a batch that failed reruns this unit alone
         authorization = await _authorize(db, id_token, ended_at) if id_token else None
         session = await _find(db, station_id, transaction_id)
         if session is None or session.status == SessionStatus.COMPLETED:
             return authorization, None
-        if meter_stop_wh is not None and meter_stop_wh < session.meter_start_wh:
-            raise InvalidInput(
-                f"meterStop={meter_stop_wh} Wh of transaction {transaction_id} is below its "
-                f"meterStart={session.meter_start_wh} Wh: expected a register that only rises"
-            )
         await _apply_readings(
             db, station_id=station_id, evse_id=session.evse_id, session=session, readings=readings
         )
-        _end(session, at=ended_at, meter_stop_wh=meter_stop_wh, reason=reason)
+        stop_wh = meter_stop_wh
+        if stop_wh is not None and stop_wh < session.meter_start_wh:
+            raised = await alerts.raise_alert(
+                db, station_id=station_id, evse_id=session.evse_id,
+                code=AlertCode.METER_REGISTER_BACKWARDS, severity=AlertSeverity.MAJOR,
+                source=AlertSource.MONITOR, at=ended_at,
+                info=f"transaction {transaction_id}: meterStop={stop_wh} Wh is below "
+                f"meterStart={session.meter_start_wh} Wh; ended with the "
+                f"{session.energy_wh} Wh the meter values showed",
+            )  # fmt: skip
+            alert_events.extend([raised] if raised is not None else [])
+            stop_wh = None  # keep the energy the meter values showed
+        _end(session, at=ended_at, meter_stop_wh=stop_wh, reason=reason)
         session.updated_at = datetime.now(UTC)
         await update_session_price(db, session)  # the CDR, in the transaction that ends it
         return authorization, session
@@ -333,6 +365,7 @@ async def stop_session(
     authorization, session = await run_unit(session_factory, group, station_id, work)
     if session is None:
         return authorization
+    await alerts.publish(bus, alert_events)
     await _publish(bus, session)
     await _publish_lifecycle(bus, session, "SessionEnded")
     return authorization
@@ -385,6 +418,7 @@ async def apply_transaction_event(
     is created by the first event that names its EVSE.
     """
     check_readings(event.readings)
+    check_clock("timestamp", event.timestamp)
 
     async def work(
         db: AsyncSession,

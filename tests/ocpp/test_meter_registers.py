@@ -3,13 +3,15 @@ going backwards, gets PropertyConstraintViolation naming the value (never Intern
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from app.db.engine import SessionFactory
-from app.db.models import ChargingSession, MeterSample
+from app.db.models import Alert, ChargingSession, MeterSample
+from app.domain.alerts import AlertCode, AlertSeverity, AlertState
 from app.domain.enums import SessionStatus
 from app.events import InProcessEventBus
 from app.ocpp.base import HandlerContext
@@ -126,27 +128,38 @@ async def test_registers_past_32_bits_are_stored_and_billed(
     )
 
 
-async def test_a_meter_stop_below_meter_start_is_refused_and_the_session_stays_open(
+async def test_a_meter_stop_below_meter_start_ends_the_session_on_its_meter_values_and_alerts(
     session_factory: SessionFactory, group: GroupCommit | None
 ) -> None:
     cp, captured = await _station(session_factory, group, "CS-REG2")
     transaction_id = (await _call(cp, captured, "StartTransaction", _start("CS-REG2", 5_000)))[2][
         "transactionId"
     ]
-    kind, _, code, description, _ = await _call(
-        cp, captured, "StopTransaction", _stop(transaction_id, 100)
+    assert (await _call(cp, captured, "MeterValues", _meter(transaction_id, 7_500)))[0] == 3
+    # The charger has stopped; refusing its StopTransaction would leave the session open.
+    assert (await _call(cp, captured, "StopTransaction", _stop(transaction_id, 100)))[0] == 3
+    session = await _session(session_factory, "CS-REG2")
+    assert session is not None
+    assert (session.status, session.energy_wh, session.meter_stop_wh) == (
+        SessionStatus.COMPLETED,
+        2_500,
+        7_500,
     )
-    assert (kind, code) == (4, "PropertyConstraintViolation")
-    assert "meterStop=100" in description
-    assert "meterStart=5000" in description
-    session = await _session(session_factory, "CS-REG2")
-    assert session is not None
-    assert session.status == SessionStatus.ACTIVE
-    # The station's next, sane stop ends it.
-    assert (await _call(cp, captured, "StopTransaction", _stop(transaction_id, 6_000)))[0] == 3
-    session = await _session(session_factory, "CS-REG2")
-    assert session is not None
-    assert (session.status, session.energy_wh) == (SessionStatus.COMPLETED, 1_000)
+    async with session_factory() as db:
+        [alert] = (await db.exec(select(Alert).where(Alert.station_id == "CS-REG2"))).all()
+    assert (alert.code, alert.severity, alert.state) == (
+        AlertCode.METER_REGISTER_BACKWARDS,
+        AlertSeverity.MAJOR,
+        AlertState.OPEN,
+    )
+    assert alert.info is not None
+    assert "meterStop=100" in alert.info
+    assert "meterStart=5000" in alert.info
+    # A repeated stop (the charger retrying) changes nothing and counts no second fault.
+    assert (await _call(cp, captured, "StopTransaction", _stop(transaction_id, 100)))[0] == 3
+    async with session_factory() as db:
+        [again] = (await db.exec(select(Alert).where(Alert.station_id == "CS-REG2"))).all()
+    assert again.count == 1
 
 
 @pytest.mark.parametrize(
@@ -195,3 +208,25 @@ async def test_a_meter_value_no_register_can_hold_is_refused_and_nothing_stored(
     session = await _session(session_factory, "CS-REG4")
     assert session is not None
     assert session.energy_wh == 2_000
+
+
+async def test_an_end_far_ahead_of_our_clock_is_ours_and_a_start_before_2000_is_refused(
+    session_factory: SessionFactory, group: GroupCommit | None
+) -> None:
+    cp, captured = await _station(session_factory, group, "CS-CLK")
+    before = datetime.now(UTC)
+    transaction_id = (await _call(cp, captured, "StartTransaction", _start("CS-CLK", 1_000)))[2][
+        "transactionId"
+    ]
+    stop = {**_stop(transaction_id, 2_000), "timestamp": "9999-12-31T23:59:59Z"}
+    assert (await _call(cp, captured, "StopTransaction", stop))[0] == 3
+    session = await _session(session_factory, "CS-CLK")
+    assert session is not None
+    assert session.status == SessionStatus.COMPLETED
+    assert session.ended_at is not None
+    assert before <= session.ended_at <= datetime.now(UTC) + timedelta(days=1)
+    # A charger whose clock was never set (1970) gets a clear error, not a 56-year session.
+    unset = {**_start("CS-CLK", 3_000), "timestamp": "1970-01-01T00:00:05Z"}
+    kind, _, code, description, _ = await _call(cp, captured, "StartTransaction", unset)
+    assert (kind, code) == (4, "PropertyConstraintViolation")
+    assert "clock is not set" in description
