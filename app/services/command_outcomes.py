@@ -16,6 +16,7 @@ detail names it as `late_session_id`.
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from sqlmodel import col, select, update
@@ -248,21 +249,28 @@ async def _matching_start(
 
 
 async def link_started_session(
-    db: AsyncSession, *, session: ChargingSession, remote_start_id: int | None
+    db: AsyncSession,
+    *,
+    session: ChargingSession,
+    remote_start_id: int | None,
+    token_driver_id: int | EllipsisType | None = ...,
 ) -> StartLink | None:
     """Attribute a just-created session (inside the caller's unit of work, not committed).
 
     A live START command it answers becomes ACCEPTED with the session, and the session takes
     the command's driver, remoteStartId, departure and energy request. Otherwise a session
-    started with a driver's RFID card belongs to that driver. The caller publishes
-    `command_event` for the returned link after its commit.
+    started with a driver's RFID card belongs to that driver (`token_driver_id`: that card's
+    driver, when the caller has already read the token; read here otherwise). The caller
+    publishes `command_event` for the returned link after its commit.
     """
     command = await _matching_start(db, session, remote_start_id)
     if command is None or command.status not in (*LIVE, RemoteCommandStatus.TIMEOUT):
         if session.driver_id is None and session.id_token:
-            uid = canonical_uid(session.id_token)
-            token = (await db.exec(select(IdToken).where(IdToken.uid == uid))).first()
-            session.driver_id = token.driver_id if token is not None else None
+            if token_driver_id is ...:
+                uid = canonical_uid(session.id_token)
+                token = (await db.exec(select(IdToken).where(IdToken.uid == uid))).first()
+                token_driver_id = token.driver_id if token is not None else None
+            session.driver_id = token_driver_id
         return None
     result = await db.exec(
         update(RemoteCommand)

@@ -182,8 +182,11 @@ async def live_cost(
     *,
     load: PricingLoader,
     cache: LiveCostCache = CACHE,
+    no_rows: bool = False,
 ) -> SessionCost | None:
-    """The session's cost over its samples so far (its flushed rows included)."""
+    """The session's cost over its samples so far (its flushed rows included).
+
+    `no_rows`: the caller knows the session has no samples (inserted in this transaction)."""
     assert session.id is not None
     key = (session.tariff_id, session.started_at, session.meter_start_wh)
     cached = cache.get(session.id, key)
@@ -210,8 +213,9 @@ async def live_cost(
             compactor=Compactor(tariff, zone, session.started_at),
             points=[(session.started_at, session.meter_start_wh, None)],
         )
-        rows = list((await db.exec(_rows_from(session.id, 0))).all())
-        state.fold(rows)  # from empty, in order: never refuses
+        if not no_rows:
+            rows = list((await db.exec(_rows_from(session.id, 0))).all())
+            state.fold(rows)  # from empty, in order: never refuses
     state.cost = state.price()
     session_id, kept = session.id, state
     event.listen(db.sync_session, "after_commit", lambda _: cache.keep(session_id, kept), once=True)

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingSession, ChargingStation, Connector, Evse, Location
+from app.db.models import MeterSample as SampleRow
 from app.db.models import Tariff as TariffRow
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.tariffs import (
@@ -93,11 +94,14 @@ async def session_cost(
     return tariff, price_session(tariff, compact, time_zone=zone)
 
 
-async def update_live_cost(db: AsyncSession, session: ChargingSession) -> None:
+async def update_live_cost(
+    db: AsyncSession, session: ChargingSession, *, new_session: bool = False
+) -> None:
     """Write the cost so far on an active session, after new meter values (same transaction).
 
     Priced from the session's running state (`live_cost`): the rows added since the last
-    message, not the whole timeline; exactly what `session_cost` would give.
+    message, not the whole timeline; exactly what `session_cost` would give. `new_session`:
+    the session was inserted in this transaction with no samples, so none are read.
 
     Never fails the OCPP message it runs for: bad data is logged and the cost left as it was.
     """
@@ -105,7 +109,13 @@ async def update_live_cost(db: AsyncSession, session: ChargingSession) -> None:
         await attach_tariff(db, session)  # started before pricing existed, or by another path
     if session.tariff_id is None:
         return
-    await db.flush()  # the samples just added must be in the query
+    if any(isinstance(obj, SampleRow) for obj in db.new):
+        await db.flush()  # samples added as objects must be in the query (Core inserts are)
+    with db.no_autoflush:  # the session's own changes go in one UPDATE with its cost, later
+        await _price_so_far(db, session, new_session=new_session)
+
+
+async def _price_so_far(db: AsyncSession, session: ChargingSession, *, new_session: bool) -> None:
 
     async def load() -> tuple[Tariff, tzinfo, str] | None:
         row = await db.get(TariffRow, session.tariff_id)
@@ -115,7 +125,7 @@ async def update_live_cost(db: AsyncSession, session: ChargingSession) -> None:
         return tariff_from_row(row), ZoneInfo(zone), zone
 
     try:
-        cost = await live_cost(db, session, load=load)
+        cost = await live_cost(db, session, load=load, no_rows=new_session)
     except InvalidInput:
         log.warning("cannot price session %s so far", session.id, exc_info=True)
         return

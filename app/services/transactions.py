@@ -32,6 +32,7 @@ from app.services import alerts, command_outcomes
 from app.services.alerts import Event
 from app.services.cdrs import update_session_price
 from app.services.group_commit import GroupCommit, run_unit
+from app.services.pricing import update_live_cost
 from app.services.reservation_lifecycle import mark_used
 from app.services.stations import get_or_create_evse
 
@@ -73,7 +74,18 @@ class TransactionEventData:
 
 
 async def _authorize(db: AsyncSession, uid: str, at: datetime) -> Authorization:
+    return (await _authorize_token(db, uid, at))[0]
+
+
+async def _authorize_token(
+    db: AsyncSession, uid: str, at: datetime
+) -> tuple[Authorization, IdToken | None]:
+    """The verdict and the token row it came from (a session start reuses its driver)."""
     token = (await db.exec(select(IdToken).where(IdToken.uid == canonical_uid(uid)))).first()
+    return await _verdict(db, token, at), token
+
+
+async def _verdict(db: AsyncSession, token: IdToken | None, at: datetime) -> Authorization:
     if token is None:
         return Authorization(AuthorizationStatus.INVALID)
     if token.driver_id is not None:
@@ -86,6 +98,10 @@ async def _authorize(db: AsyncSession, uid: str, at: datetime) -> Authorization:
     if token.expires_at is not None and token.expires_at <= at:
         return Authorization(AuthorizationStatus.EXPIRED, token.expires_at)
     return Authorization(AuthorizationStatus.ACCEPTED, token.expires_at)
+
+
+def _driver_of(token: IdToken | None) -> int | None:
+    return token.driver_id if token is not None else None
 
 
 async def authorize(
@@ -261,7 +277,9 @@ async def start_session(
     async def work(
         db: AsyncSession,
     ) -> tuple[StartedSession, ChargingSession | None, command_outcomes.StartLink | None]:
-        authorization = await _authorize(db, id_token, started_at) if id_token else None
+        authorization, token = (
+            await _authorize_token(db, id_token, started_at) if id_token else (None, None)
+        )
         evse = await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
         existing = (
             await db.exec(
@@ -291,14 +309,17 @@ async def start_session(
         await db.flush()
         assert session.id is not None
         session.transaction_id = str(session.id)
-        link = await command_outcomes.link_started_session(
-            db, session=session, remote_start_id=None
-        )
-        if link is not None and link.late:  # its command timed out: the charger must stop
-            authorization = Authorization(AuthorizationStatus.INVALID)
-        if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
-            await mark_used(db, evse_id=evse.id, id_token=id_token, at=started_at)
-        await update_session_price(db, session)
+        # The session's transactionId, driver and tariff go in one UPDATE at commit: the
+        # queries below do not read the session row.
+        with db.no_autoflush:
+            link = await command_outcomes.link_started_session(
+                db, session=session, remote_start_id=None, token_driver_id=_driver_of(token)
+            )
+            if link is not None and link.late:  # its command timed out: the charger must stop
+                authorization = Authorization(AuthorizationStatus.INVALID)
+            if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
+                await mark_used(db, evse_id=evse.id, id_token=id_token, at=started_at)
+            await update_live_cost(db, session, new_session=True)  # no samples yet: none read
         return StartedSession(session.id, session.transaction_id, authorization), session, link
 
     started, session, link = await run_unit(session_factory, group, station_id, work)
@@ -425,8 +446,10 @@ async def apply_transaction_event(
     ) -> tuple[
         Authorization | None, ChargingSession | None, command_outcomes.StartLink | None, bool
     ]:
-        authorization = (
-            await _authorize(db, event.id_token, event.timestamp) if event.id_token else None
+        authorization, token = (
+            await _authorize_token(db, event.id_token, event.timestamp)
+            if event.id_token
+            else (None, None)
         )
         session = await _find(db, station_id, event.transaction_id)
         link: command_outcomes.StartLink | None = None
@@ -457,7 +480,10 @@ async def apply_transaction_event(
             db.add(session)
             await db.flush()
             link = await command_outcomes.link_started_session(
-                db, session=session, remote_start_id=event.remote_start_id
+                db,
+                session=session,
+                remote_start_id=event.remote_start_id,
+                token_driver_id=_driver_of(token),
             )
             if link is not None and link.late:  # its command timed out: the charger must stop
                 authorization = Authorization(AuthorizationStatus.INVALID)
