@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from app.domain.allocation.fill import Demands, ceil_step, fill, floor_step
 from app.domain.allocation.model import Constraint, EvseSpec, SessionDemand
 from app.domain.allocation.network import Network, compile_network
+from app.domain.allocation.uncongested import unconstrained_pilots
 from app.domain.errors import InvalidInput
 
 
@@ -67,7 +68,10 @@ def solve(
     net: Network, sessions: Sequence[SessionDemand], *, now: int, period_s: float
 ) -> list[float]:
     """`allocate`'s pilots as a list indexed like `net.evses` (`period_s` > 0 is the caller's)."""
-    return fill(net, _demands(net, sessions, now=now, period_s=period_s))
+    d = _demands(net, sessions, now=now, period_s=period_s)
+    # A site with room for every session's ceiling needs no fill passes (same pilots, exact).
+    pilots = unconstrained_pilots(net, d)
+    return fill(net, d) if pilots is None else pilots
 
 
 def _demands(
@@ -84,6 +88,8 @@ def _demands(
     index, steps_a, amps_per_w = net.index, net.steps_a, net.amps_per_w
     min_on_a, max_on_a = net.min_on_a, net.max_on_a
     floor_table, ceil_table, single_phase = net.floor_table, net.ceil_table, net.single_phase
+    screen_coeffs = net.screen_coeffs
+    screen_load = 0.0
     ceil = math.ceil
     amp_periods_per_wh = 3600.0 / period_s
     for session in sessions:
@@ -143,6 +149,7 @@ def _demands(
             on_track = up[n_a] if n_a < len(up) else up[-1]
         order.append(i)
         cap_of[i] = cap
+        screen_load += screen_coeffs[i] * cap
         on_track_of[i] = on_track
         need_of[i] = need_a
         trim_of[i] = steps is None and periods_left >= 2.0
@@ -152,6 +159,7 @@ def _demands(
             if priority is None:
                 priority = [0.0] * n
             priority[i] = -float(session.priority)
+    d.screen_load = screen_load
     # Rank by (-priority, laxity, periods left), then input order: stable sorts on one float
     # each, which CPython compares without the generic rich comparison tuple keys need.
     order.sort(key=left.__getitem__)

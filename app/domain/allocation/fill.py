@@ -18,9 +18,9 @@ class Demands:
     """One call's sessions: `order` holds EVSE indices in rank order; the lists are indexed by
     EVSE. `cap` is the most the session may get, `on_track` the rate that finishes it by its
     departure, `need` its remaining energy in amp-periods, `trim` whether a remainder below
-    6 A may be avoided."""
+    6 A may be avoided. `screen_load` is sum |coeff| * cap over `Network.screen`."""
 
-    __slots__ = ("cap", "need", "on_track", "order", "trim")
+    __slots__ = ("cap", "need", "on_track", "order", "screen_load", "trim")
 
     def __init__(self, n_evses: int) -> None:
         self.order: list[int] = []
@@ -28,6 +28,7 @@ class Demands:
         self.on_track = [0.0] * n_evses
         self.need = [0.0] * n_evses
         self.trim = [False] * n_evses
+        self.screen_load = 0.0
 
 
 def floor_step(steps: tuple[float, ...], value: float) -> float:

@@ -65,6 +65,11 @@ class Network:
     fill_limits: tuple[float, ...] = ()
     #: (limit + `CHECK_TOLERANCE_A`) squared: the final check compares squared magnitudes.
     check_limits_sq: tuple[float, ...] = ()
+    #: On a network of one component, the constraint with the most EVSEs (the site's main
+    #: breaker, typically), -1 otherwise: the uncongested shortcut screens a call on it first.
+    screen: int = -1
+    #: |coeff| of each EVSE in `screen` (0 for EVSEs not in it, and all 0 without a screen).
+    screen_coeffs: tuple[float, ...] = ()
 
 
 def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]) -> Network:
@@ -103,6 +108,7 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
         -1 if single else groups.setdefault((c, e.phase_angle_deg % 360.0), len(groups))
         for e, c, single in zip(evses, component_of, single_phase, strict=True)
     )
+    screen, screen_coeffs = _screen(len(evses), members, constraints, component_of)
     return Network(
         evses=tuple(evses),
         constraints=tuple(constraints),
@@ -127,7 +133,31 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
         ceil_table=tuple(_step_table(b[2], ceil=True) for b in bounds),
         fill_limits=tuple(max(c.limit_a - HEADROOM_MARGIN_A, 0.0) for c in constraints),
         check_limits_sq=tuple((c.limit_a + CHECK_TOLERANCE_A) ** 2 for c in constraints),
+        screen=screen,
+        screen_coeffs=screen_coeffs,
     )
+
+
+def _screen(
+    n_evses: int,
+    members: Sequence[Sequence[Member]],
+    constraints: Sequence[Constraint],
+    component_of: Sequence[int],
+) -> tuple[int, tuple[float, ...]]:
+    """(`Network.screen`, `Network.screen_coeffs`) for these memberships."""
+    if not constraints or len(set(component_of)) != 1:
+        return -1, (0.0,) * n_evses
+    counts = [0] * len(constraints)
+    for mems in members:
+        for member in mems:
+            counts[member[0]] += 1
+    screen = min(range(len(constraints)), key=lambda k: (-counts[k], constraints[k].limit_a))
+    coeffs = [0.0] * n_evses
+    for i, mems in enumerate(members):
+        for k, _, _, ac in mems:
+            if k == screen:
+                coeffs[i] = ac
+    return screen, tuple(coeffs)
 
 
 def _pilot_bounds(evse: EvseSpec) -> tuple[float, float, tuple[float, ...] | None]:
