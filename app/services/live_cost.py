@@ -159,17 +159,22 @@ class LiveCostCache:
 CACHE = LiveCostCache()
 
 
-def _rows_from(session_id: int, row_id: int) -> Any:
-    columns = (SampleRow.id, SampleRow.sampled_at, SampleRow.measurand, SampleRow.phase)
-    return (
-        sa.select(*(col(c) for c in columns), col(SampleRow.value))
-        .where(
-            col(SampleRow.session_id) == session_id,
-            col(SampleRow.id) >= row_id,
-            col(SampleRow.measurand).in_((ENERGY_IMPORT_REGISTER, POWER_IMPORT)),
-        )
-        .order_by(col(SampleRow.sampled_at), col(SampleRow.id))
+_COLUMNS = (SampleRow.id, SampleRow.sampled_at, SampleRow.measurand, SampleRow.phase)
+# Built once (it runs for every meter value): only the parameters change.
+_ROWS_FROM: Any = (
+    sa.select(*(col(c) for c in _COLUMNS), col(SampleRow.value))
+    .where(
+        col(SampleRow.session_id) == sa.bindparam("session_id"),
+        col(SampleRow.id) >= sa.bindparam("row_id"),
+        col(SampleRow.measurand).in_((ENERGY_IMPORT_REGISTER, POWER_IMPORT)),
     )
+    .order_by(col(SampleRow.sampled_at), col(SampleRow.id))
+)
+
+
+async def _rows_from(db: AsyncSession, session_id: int, row_id: int) -> list[Any]:
+    params = {"session_id": session_id, "row_id": row_id}
+    return list((await db.exec(_ROWS_FROM, params=params)).all())
 
 
 # Loads what a session is priced on (its tariff, its location's zone) when it has no state.
@@ -194,7 +199,7 @@ async def live_cost(
     if state is not None:
         # From the last row folded on: if it is gone (another database, a rolled-back write
         # whose id was reused), the state describes other rows.
-        rows = list((await db.exec(_rows_from(session.id, state.last_row_id))).all())
+        rows = await _rows_from(db, session.id, state.last_row_id)
         mark = (state.last_row_id, state.last_row_at)
         present = not state.last_row_id or any((row[0], row[1]) == mark for row in rows)
         if not (present and state.fold([row for row in rows if row[0] > state.last_row_id])):
@@ -214,7 +219,7 @@ async def live_cost(
             points=[(session.started_at, session.meter_start_wh, None)],
         )
         if not no_rows:
-            rows = list((await db.exec(_rows_from(session.id, 0))).all())
+            rows = await _rows_from(db, session.id, 0)
             state.fold(rows)  # from empty, in order: never refuses
     state.cost = state.price()
     session_id, kept = session.id, state

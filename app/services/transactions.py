@@ -179,12 +179,12 @@ async def _apply_readings(
         if (soc := soc_percent(reading)) is not None:
             session.soc_percent = soc
         changed = True
-    if rows:  # a Core INSERT on the table: one executemany, no ORM objects to flush
-        await db.exec(sa.insert(_SAMPLE_TABLE), params=rows)
+    if rows:  # one executemany on the connection: no ORM objects, not the ORM bulk path
+        await (await db.connection()).execute(_INSERT_SAMPLES, rows)
     return changed
 
 
-_SAMPLE_TABLE = MeterSample.__table__  # type: ignore[attr-defined]
+_INSERT_SAMPLES = sa.insert(MeterSample.__table__)  # type: ignore[attr-defined]
 
 
 # A charger's clock is trusted within these bounds only: before 2000 it was never set (a start
@@ -246,11 +246,16 @@ async def _publish_lifecycle(bus: EventBus, session: ChargingSession, kind: str)
         )  # fmt: skip
 
 
+# Built once: every meter value and stop runs it (its cache key is computed once too).
+_FIND = select(ChargingSession).where(
+    ChargingSession.station_id == sa.bindparam("station_id"),
+    ChargingSession.transaction_id == sa.bindparam("transaction_id"),
+)
+
+
 async def _find(db: AsyncSession, station_id: str, transaction_id: str) -> ChargingSession | None:
-    statement = select(ChargingSession).where(
-        ChargingSession.station_id == station_id, ChargingSession.transaction_id == transaction_id
-    )
-    return (await db.exec(statement)).first()
+    params = {"station_id": station_id, "transaction_id": transaction_id}
+    return (await db.exec(_FIND, params=params)).first()
 
 
 async def start_session(

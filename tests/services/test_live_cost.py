@@ -1,5 +1,6 @@
 """The running live cost equals a full re-pricing of the session after every meter value."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from app.domain.metering import MeterReading, SampledValue
 from app.domain.tariffs import price_session
 from app.events import InProcessEventBus
 from app.services import live_cost, pricing, tariffs, transactions
+from app.services.group_commit import GroupCommit
 from app.services.session_timeline import energy_samples, session_segments, to_periods
 from tests.factories import make_location, make_station
 
@@ -191,3 +193,36 @@ async def test_a_rolled_back_message_leaves_nothing_in_the_running_state(
     assert live == full
     assert live < 4000
     assert ZoneInfo(ZONE)  # the zone the location was given is a real one
+
+
+async def test_meter_values_batched_in_one_transaction_are_priced_like_a_full_read(
+    session_factory: SessionFactory,
+) -> None:
+    """Several meter values of one session in one group-commit batch: each is priced on the
+    rows of the ones before it (not yet committed), and the session row holds the last."""
+    bus = InProcessEventBus()
+    station, tx = await start(session_factory, bus)
+    group = GroupCommit(session_factory=session_factory, lanes=1)
+    await group.start()
+    try:
+        for burst in range(3):
+            await asyncio.gather(
+                *(
+                    transactions.record_meter_values(
+                        session_factory=session_factory, bus=bus, station_id=station,
+                        ocpp_evse_id=1, transaction_id=tx, group=group,
+                        readings=(readings_at(T0 + timedelta(minutes=m), 1000 + 180 * m, 11_000,
+                                              phases=m % 2 == 0),),
+                    )
+                    for m in range(1 + 4 * burst, 5 + 4 * burst)
+                )
+            )  # fmt: skip
+    finally:
+        await group.stop()
+    assert group.batches < group.units  # some meter values did share a transaction
+    live, full = await full_price(session_factory, tx)
+    assert live == full
+    async with session_factory() as db:
+        session = await db.get(ChargingSession, int(tx))
+        assert session is not None
+        assert (session.energy_wh, session.last_meter_at) == (180 * 12, T0 + timedelta(minutes=12))
