@@ -513,7 +513,10 @@ async def apply_transaction_event(
         if event.event_type == TransactionEventType.ENDED:
             _end(session, at=event.timestamp, meter_stop_wh=None, reason=event.stopped_reason)
         session.updated_at = datetime.now(UTC)
-        await update_session_price(db, session)  # tariff, cost so far, or the CDR at the end
+        if created and not event.readings and event.event_type != TransactionEventType.ENDED:
+            await update_live_cost(db, session, new_session=True)  # no samples yet: none read
+        else:
+            await update_session_price(db, session)  # tariff, cost so far, or the CDR at the end
         return authorization, session, link, created
 
     authorization, session, link, created = await run_unit(session_factory, group, station_id, work)
