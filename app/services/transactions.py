@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
@@ -286,9 +286,9 @@ async def start_session(
             await _authorize_token(db, id_token, started_at) if id_token else (None, None)
         )
         evse = await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
-        existing = (
+        existing = (  # a retransmission: two columns, no session object to build
             await db.exec(
-                select(ChargingSession).where(
+                select(col(ChargingSession.id), col(ChargingSession.transaction_id)).where(
                     ChargingSession.station_id == station_id,
                     ChargingSession.evse_id == evse.id,
                     ChargingSession.id_token == id_token,
@@ -297,8 +297,9 @@ async def start_session(
             )
         ).first()
         if existing is not None:
-            assert existing.id is not None
-            return StartedSession(existing.id, existing.transaction_id, authorization), None, None
+            existing_id, existing_transaction_id = existing
+            assert existing_id is not None
+            return StartedSession(existing_id, existing_transaction_id, authorization), None, None
         assert evse.id is not None
         session = ChargingSession(
             station_id=station_id,
