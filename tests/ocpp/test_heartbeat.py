@@ -1,52 +1,20 @@
 """Heartbeats: an online station's moves one timestamp; an offline one's brings it back."""
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, StationConnectivityInterval
-from app.events import InProcessEventBus
-from app.ocpp.base import HandlerContext
-from app.ocpp.v16.handlers import StationHandlers16
 from app.services.group_commit import GroupCommit
 from tests.factories import make_station
-
-
-class Captured:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
-
-
-@pytest.fixture(params=[False, True], ids=["alone", "group-commit"])
-async def group(
-    request: pytest.FixtureRequest, session_factory: SessionFactory
-) -> AsyncIterator[GroupCommit | None]:
-    if not request.param:
-        yield None
-        return
-    group = GroupCommit(session_factory=session_factory)
-    await group.start()
-    yield group
-    await group.stop()
+from tests.ocpp.harness import handlers16
 
 
 async def _heartbeat(session_factory: SessionFactory, group: GroupCommit | None, sid: str) -> None:
-    context = HandlerContext(
-        session_factory=session_factory,
-        bus=InProcessEventBus(),
-        heartbeat_interval_s=60,
-        group=group,
-    )
-    captured = Captured()
-    cp = StationHandlers16(sid, captured, context, 5.0)
+    cp, captured = handlers16(session_factory, group, sid)
     await cp.route_message(json.dumps([2, "hb", "Heartbeat", {}]))
     assert [answer[:2] for answer in captured.sent] == [[3, "hb"]]
 

@@ -2,7 +2,6 @@
 going backwards, gets PropertyConstraintViolation naming the value (never InternalError)."""
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,52 +12,24 @@ from app.db.engine import SessionFactory
 from app.db.models import Alert, ChargingSession, MeterSample
 from app.domain.alerts import AlertCode, AlertSeverity, AlertState
 from app.domain.enums import SessionStatus
-from app.events import InProcessEventBus
-from app.ocpp.base import HandlerContext
-from app.ocpp.v16.handlers import StationHandlers16
 from app.services.group_commit import GroupCommit
 from tests.factories import make_id_token, make_station
+from tests.ocpp.harness import CapturedConnection, handlers16
 
 BIG = 2**40  # a DC charger's lifetime register in Wh: past PostgreSQL's INTEGER
 
 
-class Captured:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
-
-
-@pytest.fixture(params=[False, True], ids=["alone", "group-commit"])
-async def group(
-    request: pytest.FixtureRequest, session_factory: SessionFactory
-) -> AsyncIterator[GroupCommit | None]:
-    if not request.param:
-        yield None
-        return
-    group = GroupCommit(session_factory=session_factory)
-    await group.start()
-    yield group
-    await group.stop()
-
-
 async def _station(
     session_factory: SessionFactory, group: GroupCommit | None, station_id: str
-) -> tuple[Any, Captured]:
+) -> tuple[Any, CapturedConnection]:
     await make_station(session_factory, station_id=station_id)
     await make_id_token(session_factory, uid=f"TAG-{station_id}")
-    context = HandlerContext(
-        session_factory=session_factory,
-        bus=InProcessEventBus(),
-        heartbeat_interval_s=60,
-        group=group,
-    )
-    captured = Captured()
-    return StationHandlers16(station_id, captured, context, 5.0), captured
+    return handlers16(session_factory, group, station_id)
 
 
-async def _call(cp: Any, captured: Captured, action: str, payload: dict[str, Any]) -> list[Any]:
+async def _call(
+    cp: Any, captured: CapturedConnection, action: str, payload: dict[str, Any]
+) -> list[Any]:
     captured.sent.clear()
     await cp.route_message(json.dumps([2, "m1", action, payload]))
     [answer] = captured.sent
