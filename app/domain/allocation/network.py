@@ -16,6 +16,11 @@ CHECK_TOLERANCE_A = 1e-9
 #: Constraints are filled to this much below their limit, so that rounding in the incremental
 #: sums never lands a hair above it.
 HEADROOM_MARGIN_A = 1e-7
+#: Most running sessions the squeeze (fill.py) lowers, one at a time, to start one waiting
+#: session. The final check's error bound (`_check_margin`) counts the updates this allows.
+SQUEEZE_DONORS = 8
+#: Unit roundoff of a double: |fl(x op y) - (x op y)| <= UNIT_ROUNDOFF * |x op y|.
+UNIT_ROUNDOFF = 2.0**-53
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,12 @@ class Network:
     screen: int = -1
     #: |coeff| of each EVSE in `screen` (0 for EVSEs not in it, and all 0 without a screen).
     screen_coeffs: tuple[float, ...] = ()
+    #: Per constraint, a squared magnitude that the fill's running sums may reach with the
+    #: final from-scratch check still provably finding nothing (`_check_margin`); -1 where
+    #: the error bound leaves no room, so that the check always runs.
+    proven_sq: tuple[float, ...] = ()
+    #: Whether any EVSE is on a single-phase component (only those are squeezed).
+    any_single_phase: bool = False
 
 
 def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]) -> Network:
@@ -135,7 +146,57 @@ def compile_network(evses: Sequence[EvseSpec], constraints: Sequence[Constraint]
         check_limits_sq=tuple((c.limit_a + CHECK_TOLERANCE_A) ** 2 for c in constraints),
         screen=screen,
         screen_coeffs=screen_coeffs,
+        proven_sq=_proven_sq(members, constraints, component_of, bounds),
+        any_single_phase=any(single_phase),
     )
+
+
+def _proven_sq(
+    members: Sequence[Sequence[Member]],
+    constraints: Sequence[Constraint],
+    component_of: Sequence[int],
+    bounds: Sequence[tuple[float, float, tuple[float, ...] | None]],
+) -> tuple[float, ...]:
+    """`Network.proven_sq`: (limit + `CHECK_TOLERANCE_A` - `_check_margin`) squared."""
+    size: dict[int, int] = {}
+    for component in component_of:
+        size[component] = size.get(component, 0) + 1
+    reach = [0.0] * len(constraints)
+    evses_of = [0] * len(constraints)
+    for i, mems in enumerate(members):
+        for k, _, _, ac in mems:
+            reach[k] += ac * bounds[i][1]
+            evses_of[k] = size[component_of[i]]
+    out = []
+    for k, c in enumerate(constraints):
+        safe = c.limit_a + CHECK_TOLERANCE_A - _check_margin(reach[k], evses_of[k], c.limit_a)
+        out.append(safe * safe if safe > 0.0 else -1.0)
+    return tuple(out)
+
+
+def _check_margin(reach: float, n_evses: int, limit: float) -> float:
+    """Bound on how far the final check's sums can differ from the fill's running sums.
+
+    The fill keeps each constraint's phasor sum S (or signed sum, on single-phase components)
+    up to date as pilots move; the final check sums T = sum_i c_i * I_i again from the pilots.
+    Where |S| <= limit + tolerance - margin, the check cannot find T over the limit, so it
+    need not run (fill.py). With u the unit roundoff and R = sum_i |c_i| * max pilot_i (`reach`):
+
+    - every pilot stays in [0, max pilot], so every exact partial sum, term and pilot change
+      of either sum is at most R (times |c_i| <= R for a change);
+    - one update of S (a pilot moves by delta) rounds the product and the addition (<= 2uR),
+      and the pilot stored may differ from the old one plus delta by u * max pilot: <= 3uR;
+    - an EVSE's sums are updated at most U = (2 + 5 * SQUEEZE_DONORS) * n times in a call
+      (n EVSEs in its component): two passes, then per waiting session (<= n) at most
+      SQUEEZE_DONORS donors tried with at most 5 shifts each, touching only this component;
+    - T has at most n terms (<= 2uR each); the cosines and sines of single-phase sums, and
+      the factor sqrt(2) between two components' errors and the magnitude, add a few uR.
+
+    So |T| - |S| <= 1.5 * u * R * (3U + 2n + 2) (taken here with a factor 4 / 1.5 to spare),
+    and the squares compared on either side add a few u * limit (taken as 10 u (limit + 1)).
+    """
+    updates = (2 + 5 * SQUEEZE_DONORS) * n_evses
+    return 4.0 * UNIT_ROUNDOFF * (reach * (3 * updates + 2 * n_evses + 2) + 2.5 * (limit + 1.0))
 
 
 def _screen(
