@@ -56,7 +56,7 @@ class Subscriber:
         self._url = url
         self._ids = location_ids
         self._sent = sent
-        self.latencies_s: list[float] = []
+        self.latencies_s: dict[Key, float] = {}
         self.seen: set[Key] = set()
         self._ws: ClientConnection | None = None
 
@@ -89,7 +89,7 @@ class Subscriber:
             key = (event["evseUid"], datetime.fromisoformat(event["changedAt"]))
             self.seen.add(key)
             if key in self._sent:
-                self.latencies_s.append(now - self._sent[key])
+                self.latencies_s[key] = now - self._sent[key]
 
     async def close(self) -> None:
         if self._ws is not None:
@@ -201,7 +201,7 @@ async def run(kind: str, args: argparse.Namespace) -> None:
                 await asyncio.gather(*listeners, return_exceptions=True)
                 await asyncio.gather(*(s.close() for s in subscribers), return_exceptions=True)
                 await asyncio.gather(*(s.close() for s in stations), return_exceptions=True)
-    latencies = [x for s in subscribers for x in s.latencies_s]
+    latencies = [x for s in subscribers for x in s.latencies_s.values()]
     wanted = set(keys)
     missing = sum(len(wanted - s.seen) for s in subscribers)
     emit(
@@ -219,8 +219,36 @@ async def run(kind: str, args: argparse.Namespace) -> None:
         server_cpu_util=round(cpu / elapsed, 2),
         generator_cpu_util=round(generator_util, 2),
         server_rss_mib=round(rss_before / 1024, 1),
+        per_change=per_change(keys, subscribers),
         db=kind,
     )
+
+
+def per_change(keys: list[Key], subscribers: list[Subscriber]) -> dict[str, Any]:
+    """How each change's deliveries spread: its first and last subscriber's latency.
+
+    A p99 far above the p50 is either every change's last few subscribers (the per-change
+    cost) or a few changes late for everybody (a stall): `slowest` tells which."""
+    first: list[float] = []
+    last: list[float] = []
+    for key in keys:
+        got = [s.latencies_s[key] for s in subscribers if key in s.latencies_s]
+        if got:
+            first.append(min(got))
+            last.append(max(got))
+    order = sorted(range(len(last)), key=last.__getitem__, reverse=True)
+    return {
+        "first_ms_p50": latency_ms(first)["p50"],
+        "last_ms_p50": latency_ms(last)["p50"],
+        "slowest": [
+            {
+                "change": i,
+                "first_ms": round(first[i] * 1000, 1),
+                "last_ms": round(last[i] * 1000, 1),
+            }
+            for i in order[:3]
+        ],
+    }
 
 
 def parse() -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
@@ -21,6 +21,9 @@ class Subscription:
     def __init__(self, topics: frozenset[str], max_queue: int) -> None:
         self.topics = topics
         self.dropped = 0
+        self.listener: Callable[[], None] | None = None
+        """Called after each delivered event: lets one reader drain many subscriptions with
+        `get_nowait` instead of a task awaiting each (app/graphql/fanout.py)."""
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=max_queue)
 
     def deliver(self, event: Event) -> None:
@@ -28,9 +31,15 @@ class Subscription:
             self._queue.get_nowait()
             self.dropped += 1
         self._queue.put_nowait(event)
+        if self.listener is not None:
+            self.listener()
 
     async def get(self) -> Event:
         return await self._queue.get()
+
+    def get_nowait(self) -> Event | None:
+        """The next event if one is waiting, else None."""
+        return None if self._queue.empty() else self._queue.get_nowait()
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self

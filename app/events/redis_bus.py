@@ -165,7 +165,7 @@ class RedisEventBus:
             self._reader = None
         if self._pubsub is not None:
             with contextlib.suppress(RedisError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()
             self._pubsub = None
         await self._local.close()
         await self._redis.aclose()

@@ -1,28 +1,33 @@
-"""Live fan-out: equal subscriptions share one execution and one JSON encoding per event.
+"""Live fan-out: equal subscriptions share one execution, one JSON encoding and one writer.
 
 A subscription over a WebSocket normally executes every event once per subscriber (graphql-core
 per-event execution, Strawberry's result hooks, JSON): ~0.3 ms of CPU per subscriber and event.
 Subscribers of the same document with the same variables, allowed to see the same things, all
-get the same payload: here the first of them to take an event executes it, the others send the
-very same text.
+get the same payload: here they form a group, whose task executes each event once and writes
+the very same text to every member's socket, without waking each member's task.
 
 How a subscription resolver adopts it (see `subscriptions/evse_status.py`): check arguments and
 permissions as usual, open its bus subscription as usual, then, when `current_delivery()` is not
-None, `await delivery.forward(events, visibility=..., root=...)` instead of yielding.
+None, `await delivery.forward(subscription, visibility=..., root=...)` instead of yielding.
 `visibility` is whatever decides what the caller may see of the payload: None for public data,
 an organisation id for operator-scoped data, a driver id for a driver's own. Only subscribers
 with an equal `visibility` share a payload, so no resolver below a shared subscription may read
-anything of the context beyond what `visibility` stands for. Each subscriber keeps its own bus
-subscription and its own task, so ordering, back-pressure (the bus drops a slow subscriber's
-oldest events) and cancellation stay per subscriber; only the work per event is shared.
+anything of the context beyond what `visibility` stands for.
+
+Each subscriber keeps its own bus subscription (its bounded queue: a subscriber that falls
+behind loses its own oldest events, nobody else's), its order and its cancellation. The group
+drains the members' queues in one pass per burst of events; a member whose socket does not take
+a message at once (the client is not reading) is handed to its own task, which finishes that
+send and catches up while the group goes on with the others.
 """
 
+import asyncio
 import copy
 import json
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Iterator
+from collections.abc import Callable, Coroutine, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -41,6 +46,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from app.events import Subscription
 from app.graphql.context import Context
 from app.graphql.extensions import should_mask
 
@@ -52,6 +58,8 @@ RECENT_EVENTS = 256
 Event = tuple[str, dict[str, Any]]
 Root = Callable[[str, dict[str, Any]], object | None]
 """(topic, payload) -> the subscription field's value for this event; None skips it."""
+Send = Callable[[str], Coroutine[Any, Any, None]]
+"""Writes one payload's message to one subscriber's socket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +71,26 @@ class Request:
     variables: str
 
 
+class _Member:
+    """One subscriber of a group: its bus subscription (its own bounded queue, so a slow
+    subscriber loses its oldest events and nobody else's), and how to reach its socket."""
+
+    __slots__ = ("attention", "busy", "error", "rest", "send", "subscription")
+
+    def __init__(self, subscription: Subscription, send: Send) -> None:
+        self.subscription = subscription
+        self.send = send
+        self.busy = False
+        """Its own task sends for it (a send that could not finish at once, or an error):
+        the group's passes skip it until it has caught up."""
+        self.rest: Coroutine[Any, Any, None] | None = None
+        self.error: BaseException | None = None
+        self.attention = asyncio.Event()
+
+
 class _Group:
-    """Subscribers of one request with one visibility: each event is executed once."""
+    """Subscribers of one request with one visibility: each event is executed once, and one
+    task writes it to every member whose socket takes it at once."""
 
     def __init__(self, schema: Schema, request: Request, context: Context) -> None:
         executor_class = cast(type[Executor[Any]], schema.execution_context_class)
@@ -79,16 +105,42 @@ class _Group:
         if isinstance(built, list):  # cannot happen: the subscriber's own stream validated it
             raise ValueError(f"subscription variables do not apply: {built}")
         self._executor = built
+        self._root: Root | None = None
+        self.joined = 0
         self._recent: OrderedDict[int, tuple[Event, str | None]] = OrderedDict()
-        self.members = 0
+        self._members: dict[_Member, None] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
-    async def render(self, event: Event, root: Root) -> str | None:
-        """The `payload` JSON for this event (None: skip it), worked out by the first member
-        that asks: `root` gives the subscription field's value, which is then executed."""
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def add(self, member: _Member, root: Root) -> None:
+        self._root = self._root or root
+        self._members[member] = None
+        member.subscription.listener = self._wake.set
+        self._wake.set()  # events may have arrived between its bus subscription and now
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="fanout-group")
+            self._task.add_done_callback(self._stopped)
+
+    def remove(self, member: _Member) -> asyncio.Task[None] | None:
+        """Forget `member`; with the last one gone, the group's task is cancelled and returned."""
+        member.subscription.listener = None
+        self._members.pop(member, None)
+        if self._members or self._task is None:
+            return None
+        task, self._task = self._task, None
+        task.cancel()
+        return task
+
+    async def render(self, event: Event) -> str | None:
+        """The `payload` JSON for this event (None: skip it), executed once per event."""
         hit = self._recent.get(id(event))
         if hit is not None and hit[0] is event:
             return hit[1]
-        value = root(*event)
+        assert self._root is not None  # set by the first member
+        value = self._root(*event)
         text: str | None = None
         if value is not None:
             per_event = self._executor.build_per_event_executor(value)
@@ -100,6 +152,83 @@ class _Group:
         if len(self._recent) > RECENT_EVENTS:
             self._recent.popitem(last=False)
         return text
+
+    async def _run(self) -> None:
+        """Each time events arrive: every member not busy gets its waiting events, in order."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for member in tuple(self._members):
+                while not member.busy and member in self._members:
+                    event = member.subscription.get_nowait()
+                    if event is None:
+                        break
+                    text = await self.render(event)
+                    if text is None or member not in self._members:
+                        continue
+                    try:
+                        member.rest = eager(member.send(text))
+                    except Exception as error:  # its own task raises it
+                        member.error = error
+                    if member.rest is not None or member.error is not None:
+                        member.busy = True
+                        member.attention.set()
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        log.error("a fan-out group stopped", exc_info=error)
+        for member in self._members:  # each member's task raises it: no one waits forever
+            member.error = error or RuntimeError("the fan-out group stopped")
+            member.busy = True
+            member.attention.set()
+
+    async def serve(self, member: _Member) -> None:
+        """The member's own task: finish a send the group could not, catch up on the events
+        that waited meanwhile, and hand the member back to the group; raise its send errors."""
+        while True:
+            await member.attention.wait()
+            member.attention.clear()
+            if member.error is not None:
+                raise member.error
+            if member.rest is not None:
+                rest, member.rest = member.rest, None
+                await rest
+            while (event := member.subscription.get_nowait()) is not None:
+                text = await self.render(event)
+                if text is not None:
+                    await member.send(text)
+            member.busy = False  # nothing waits: the group's passes have it again
+
+
+def eager(coroutine: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None] | None:
+    """Run `coroutine` in the calling task until it finishes (None) or must wait; then return
+    the rest, to be awaited by another task. A socket send almost always finishes without
+    waiting (it waits only while the client does not read): one task can write to a thousand
+    sockets without a task switch per socket, and a slow one costs nobody else anything.
+    (Python 3.12's eager tasks do the same for a whole task.)"""
+    try:
+        waiting = coroutine.send(None)
+    except StopIteration:
+        return None
+    return _resume(coroutine, waiting)
+
+
+async def _resume(coroutine: Coroutine[Any, Any, None], waiting: object) -> None:
+    """Drive `coroutine` on, as a task would, from a suspension at `waiting` (a future, or None
+    for a bare yield)."""
+    try:
+        while True:
+            if asyncio.isfuture(waiting):
+                await asyncio.wait([waiting])  # done or failed: the coroutine reads which
+            else:
+                await asyncio.sleep(0)
+            waiting = coroutine.send(None)
+    except StopIteration:
+        return
+    finally:
+        coroutine.close()  # cancelled while waiting: the coroutine's own cleanup runs
 
 
 def encode_payload(result: ExecutionResult) -> str:
@@ -145,12 +274,12 @@ class FanoutHub:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(self._schema, request, context)
-        group.members += 1
+        group.joined += 1
         try:
             yield group
         finally:
-            group.members -= 1
-            if group.members == 0:
+            group.joined -= 1
+            if group.joined == 0:
                 del self._groups[key]
 
 
@@ -163,27 +292,24 @@ class Delivery:
         hub: FanoutHub,
         request: Request,
         context: Context,
-        send: Callable[[str], Awaitable[None]],
+        send: Send,
     ) -> None:
         self._hub = hub
         self._request = request
         self._context = context
         self._send = send
 
-    async def forward(
-        self,
-        events: AsyncIterable[Event],
-        *,
-        visibility: Hashable,
-        root: Root,
-    ) -> None:
-        """Send each event of `events` as this subscription's payload until cancelled.
-        `root` maps an event to the subscription field's value; None skips the event."""
+    async def forward(self, events: Subscription, *, visibility: Hashable, root: Root) -> None:
+        """Send each event of `events` (this subscriber's bus subscription) as this
+        subscription's payload until cancelled. `root` maps an event to the subscription
+        field's value (None skips the event); every member of a group passes the same."""
         with self._hub.join(self._request, visibility, self._context) as group:
-            async for event in events:
-                text = await group.render(event, root)
-                if text is not None:
-                    await self._send(text)
+            member = _Member(events, self._send)
+            group.add(member, root)
+            try:
+                await group.serve(member)
+            finally:
+                group.remove(member)
 
 
 _DELIVERY: ContextVar[Delivery | None] = ContextVar("fanout_delivery", default=None)
@@ -202,11 +328,15 @@ def _request(query: str | None, operation_name: str | None, variables: Any) -> R
     return Request(query, operation_name, text) if isinstance(query, str) else None
 
 
-def _sender(websocket: Any, prefix: str) -> Callable[[str], Awaitable[None]]:
-    """Sends `prefix + payload + "}"`: the message with the payload JSON spliced in unparsed."""
+def _sender(websocket: Any, prefix: str, alive: Callable[[], bool]) -> Send:
+    """Sends `prefix + payload + "}"`: the message with the payload JSON spliced in unparsed.
+    Nothing once the operation is over (`alive()` false): the group's task may still hold an
+    event for a subscriber whose `complete` arrived but whose task has not yet ended."""
     adapter = cast(ASGIWebSocketAdapter, websocket)
 
     async def send(payload: str) -> None:
+        if not alive():
+            return
         try:
             await adapter.ws.send_text(f"{prefix}{payload}}}")
         except WebSocketDisconnect as exc:
@@ -223,7 +353,13 @@ class FanoutTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         hub: FanoutHub | None = getattr(self.view, "fanout", None)
         if request is not None and hub is not None:
             prefix = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":'
-            _DELIVERY.set(Delivery(hub, request, self.context, _sender(self.websocket, prefix)))
+            operations = self.operations
+
+            def alive() -> bool:
+                return operations.get(operation.id) is operation
+
+            send = _sender(self.websocket, prefix, alive)
+            _DELIVERY.set(Delivery(hub, request, self.context, send))
         await super().run_operation(operation)
 
 
@@ -241,5 +377,11 @@ class FanoutWSHandler(BaseGraphQLWSHandler[Context, None]):
         hub: FanoutHub | None = getattr(self.view, "fanout", None)
         if request is not None and hub is not None:
             prefix = f'{{"type":"data","id":{json.dumps(operation_id)},"payload":'
-            _DELIVERY.set(Delivery(hub, request, self.context, _sender(self.websocket, prefix)))
+            tasks, task = self.tasks, asyncio.current_task()
+
+            def alive() -> bool:
+                return tasks.get(operation_id) is task
+
+            send = _sender(self.websocket, prefix, alive)
+            _DELIVERY.set(Delivery(hub, request, self.context, send))
         await super().handle_async_results(operation_id, query, operation_name, variables)
