@@ -12,19 +12,10 @@ from sqlmodel import select
 from app.db.engine import SessionFactory
 from app.db.models import ChargingSession, Evse
 from app.events import InProcessEventBus, topics
-from app.ocpp.base import HandlerContext
-from app.ocpp.v201.handlers import StationHandlers201
 from tests.factories import make_station
+from tests.ocpp.harness import handlers201
 
 STARTED = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-
-
-class CapturedConnection:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
 
 
 async def station_with_session(
@@ -70,9 +61,8 @@ async def test_the_ev_s_needs_fill_what_the_driver_left_empty(
     session_id = await station_with_session(
         session_factory, energy_wh=driver_energy, departure_at=driver_departure
     )
-    connection, bus = CapturedConnection(), InProcessEventBus()
-    context = HandlerContext(session_factory=session_factory, bus=bus, heartbeat_interval_s=60)
-    station = StationHandlers201("NEED-1", connection, context, 5.0)
+    bus = InProcessEventBus()
+    station, connection = handlers201(session_factory, None, "NEED-1", bus=bus)
     async with bus.subscribe(topics.ALL_SESSIONS) as events:
         await station.route_message(json.dumps([2, "n1", "NotifyEVChargingNeeds", needs()]))
         assert connection.sent == [[3, "n1", {"status": "Accepted"}]]
@@ -88,10 +78,6 @@ async def test_the_ev_s_needs_fill_what_the_driver_left_empty(
 
 async def test_needs_without_a_session_are_rejected(session_factory: SessionFactory) -> None:
     await station_with_session(session_factory, energy_wh=None, departure_at=None)
-    connection = CapturedConnection()
-    context = HandlerContext(
-        session_factory=session_factory, bus=InProcessEventBus(), heartbeat_interval_s=60
-    )
-    station = StationHandlers201("NEED-1", connection, context, 5.0)
+    station, connection = handlers201(session_factory, None, "NEED-1")
     await station.route_message(json.dumps([2, "n2", "NotifyEVChargingNeeds", needs(evse_id=2)]))
     assert connection.sent == [[3, "n2", {"status": "Rejected"}]]

@@ -11,18 +11,9 @@ from app.db.engine import SessionFactory
 from app.db.models import Alert
 from app.domain.alerts import AlertSeverity, AlertState
 from app.events import InProcessEventBus
-from app.ocpp.base import HandlerContext
-from app.ocpp.v201.handlers import StationHandlers201
 from app.services.alerts import ALERTS_TOPIC
 from tests.factories import make_station
-
-
-class CapturedConnection:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
+from tests.ocpp.harness import handlers201
 
 
 def event(event_id: int, *, trigger: str, value: str, cleared: bool = False) -> dict[str, Any]:
@@ -37,9 +28,8 @@ def event(event_id: int, *, trigger: str, value: str, cleared: bool = False) -> 
 
 async def test_notify_event_raises_and_clears_an_alert(session_factory: SessionFactory) -> None:
     await make_station(session_factory, station_id="NE-1")
-    connection, bus = CapturedConnection(), InProcessEventBus()
-    context = HandlerContext(session_factory=session_factory, bus=bus, heartbeat_interval_s=60)
-    charge_point = StationHandlers201("NE-1", connection, context, 5.0)
+    bus = InProcessEventBus()
+    charge_point, connection = handlers201(session_factory, None, "NE-1", bus=bus)
 
     async def notify(unique_id: str, *events: dict[str, Any]) -> None:
         payload = {"generatedAt": "2026-03-01T10:00:00Z", "seqNo": 0, "eventData": list(events)}

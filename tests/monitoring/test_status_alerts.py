@@ -10,18 +10,8 @@ from sqlmodel import col, select
 from app.db.engine import SessionFactory
 from app.db.models import Alert
 from app.domain.alerts import AlertSeverity, AlertState
-from app.events import InProcessEventBus
-from app.ocpp.base import HandlerContext
-from app.ocpp.v16.handlers import StationHandlers16
 from tests.factories import make_station
-
-
-class CapturedConnection:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
+from tests.ocpp.harness import handlers16
 
 
 async def alerts(factory: SessionFactory) -> list[tuple[str, AlertSeverity, AlertState, int]]:
@@ -33,10 +23,8 @@ async def alerts(factory: SessionFactory) -> list[tuple[str, AlertSeverity, Aler
 @pytest.fixture
 async def charge_point(session_factory: SessionFactory) -> Any:
     await make_station(session_factory, station_id="SA-1")
-    context = HandlerContext(
-        session_factory=session_factory, bus=InProcessEventBus(), heartbeat_interval_s=60
-    )
-    return StationHandlers16("SA-1", CapturedConnection(), context, 5.0)
+    charge_point, _ = handlers16(session_factory, None, "SA-1")
+    return charge_point
 
 
 async def status(charge_point: Any, n: int, status: str, code: str, **extra: str) -> None:

@@ -25,10 +25,8 @@ from hypothesis import strategies as st
 from ocpp.exceptions import OCPPError
 
 from app.db.engine import SessionFactory
-from app.events import InProcessEventBus
-from app.ocpp.base import HandlerContext
-from app.ocpp.v16.handlers import StationHandlers16
 from tests.factories import make_id_token, make_station
+from tests.ocpp.harness import handlers16
 
 EXAMPLES = 150
 
@@ -125,14 +123,6 @@ def _expected(record: logging.LogRecord) -> bool:
     return record.name == "ocpp" and isinstance(error, OCPPError)
 
 
-class CapturedConnection:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
-
-
 def run_examples(
     loop: asyncio.AbstractEventLoop,
     check: Callable[[tuple[str, dict[str, Any]]], Coroutine[Any, Any, None]],
@@ -156,11 +146,7 @@ async def test_schema_shaped_payloads_get_one_answer_and_never_an_internal_error
     caplog.set_level(logging.WARNING)
     await make_station(session_factory, station_id="FUZZ-H16", evses=2)
     await make_id_token(session_factory, uid="TOKEN-OK")
-    connection = CapturedConnection()
-    context = HandlerContext(
-        session_factory=session_factory, bus=InProcessEventBus(), heartbeat_interval_s=60
-    )
-    charge_point = StationHandlers16("FUZZ-H16", connection, context, 5.0)
+    charge_point, connection = handlers16(session_factory, None, "FUZZ-H16")
     counter = iter(range(1_000_000))
 
     async def check(message: tuple[str, dict[str, Any]]) -> None:

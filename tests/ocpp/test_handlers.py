@@ -11,36 +11,16 @@ from app.db.engine import SessionFactory
 from app.db.models import ChargingSession, ChargingStation, Evse
 from app.domain.enums import EvseStatus
 from app.events import InProcessEventBus, topics
-from app.ocpp.base import HandlerContext
-from app.ocpp.v16.handlers import StationHandlers16
-from app.ocpp.v201.handlers import StationHandlers201
 from app.services import stations
 from tests.factories import make_station
-
-
-class CapturedConnection:
-    """Stands in for the WebSocket: keeps what the handlers send."""
-
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
-
-
-def _charge_point(
-    cls: Any, session_factory: SessionFactory, station_id: str
-) -> tuple[Any, CapturedConnection, InProcessEventBus]:
-    connection, bus = CapturedConnection(), InProcessEventBus()
-    context = HandlerContext(session_factory=session_factory, bus=bus, heartbeat_interval_s=77)
-    return cls(station_id, connection, context, 5.0), connection, bus
+from tests.ocpp.harness import handlers16, handlers201
 
 
 async def test_v16_boot_notification_answers_with_interval_and_stores_boot(
     session_factory: SessionFactory,
 ) -> None:
     await make_station(session_factory, station_id="CS-H1")
-    cp, connection, _ = _charge_point(StationHandlers16, session_factory, "CS-H1")
+    cp, connection = handlers16(session_factory, None, "CS-H1", heartbeat_interval_s=77)
     await cp.route_message(
         json.dumps(
             [
@@ -63,7 +43,8 @@ async def test_v16_connector_zero_faulted_applies_to_every_evse(
     session_factory: SessionFactory,
 ) -> None:
     await make_station(session_factory, station_id="CS-H0", evses=2)
-    cp, connection, bus = _charge_point(StationHandlers16, session_factory, "CS-H0")
+    bus = InProcessEventBus()
+    cp, connection = handlers16(session_factory, None, "CS-H0", bus=bus)
     async with bus.subscribe(topics.ALL_EVSE_STATUS) as subscription:
         for status in ("Available", "Faulted"):
             await cp.route_message(
@@ -92,7 +73,7 @@ async def test_a_failing_service_answers_internal_error_and_the_next_message_wor
     session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await make_station(session_factory, station_id="CS-H2")
-    cp, connection, _ = _charge_point(StationHandlers16, session_factory, "CS-H2")
+    cp, connection = handlers16(session_factory, None, "CS-H2")
 
     async def broken(**_: Any) -> None:
         raise RuntimeError("database on fire")
@@ -110,7 +91,7 @@ async def test_v201_transaction_event_without_evse_for_unknown_transaction_is_re
     session_factory: SessionFactory,
 ) -> None:
     await make_station(session_factory, station_id="CS-H3")
-    cp, connection, _ = _charge_point(StationHandlers201, session_factory, "CS-H3")
+    cp, connection = handlers201(session_factory, None, "CS-H3")
     await cp.route_message(
         json.dumps(
             [
@@ -138,7 +119,7 @@ async def test_v201_updated_event_creates_a_session_whose_start_was_lost(
     session_factory: SessionFactory,
 ) -> None:
     await make_station(session_factory, station_id="CS-H4")
-    cp, connection, _ = _charge_point(StationHandlers201, session_factory, "CS-H4")
+    cp, connection = handlers201(session_factory, None, "CS-H4")
     await cp.route_message(
         json.dumps(
             [

@@ -6,19 +6,12 @@ from typing import Any
 import pytest
 
 from app.simulator import SimulatedStation, SimulationConfig, create_station
-
-
-class CapturedSocket:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, message: str) -> None:
-        self.sent.append(json.loads(message))
+from tests.ocpp.harness import CapturedConnection
 
 
 async def answer(station: SimulatedStation, action: str, payload: dict[str, Any]) -> Any:
     """Route one CALL to the station's handler and return the CALLRESULT payload it sent."""
-    socket = CapturedSocket()
+    socket = CapturedConnection()
     client = station._make_client(socket)  # type: ignore[arg-type]
     await client.route_message(json.dumps([2, "id-1", action, payload]))
     message_type, unique_id, *rest = socket.sent[0]
