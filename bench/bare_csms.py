@@ -79,8 +79,18 @@ async def main(port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # As uvicorn serves chargenet: a listen backlog of 2048 (asyncio's default is 100) and no
+    # handshake deadline of its own (websockets closes a handshake unfinished after 10 s),
+    # so a 10,000-station storm meets the same front door on both servers.
     async with serve(
-        _handle, "127.0.0.1", port, subprotocols=["ocpp1.6"], ping_interval=None, max_queue=64
+        _handle,
+        "127.0.0.1",
+        port,
+        subprotocols=["ocpp1.6"],
+        ping_interval=None,
+        max_queue=64,
+        open_timeout=None,
+        backlog=2048,
     ):
         await stop.wait()
 

@@ -27,12 +27,13 @@ class Tally:
     calls: int = 0
     errors: int = 0
     meter_values: int = 0
+    connect_retries: int = 0  # handshakes refused or timed out, tried again after a back-off
     by_action: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
 
     def reset(self) -> None:
         self.latencies_s.clear()
-        self.calls = self.errors = self.meter_values = 0
+        self.calls = self.errors = self.meter_values = self.connect_retries = 0
         self.by_action.clear()
         self.error_samples.clear()
 
@@ -187,9 +188,19 @@ class Station:
         self._clock += timedelta(seconds=1)
         await self.status(1, "Available")
 
-    async def run(self, until: float, *, interval_s: float = 0.0, heartbeat_s: float = 0.0) -> None:
+    async def run(
+        self,
+        until: float,
+        *,
+        interval_s: float = 0.0,
+        heartbeat_s: float = 0.0,
+        offset_s: float = 0.0,
+    ) -> None:
         """Drive the script until `until` (time.monotonic). `interval_s` 0: back to back
-        (saturation); else one step per interval (a paced, realistic rate)."""
+        (saturation); else one step per interval (a paced, realistic rate), the first after
+        `offset_s`."""
+        if offset_s > 0:
+            await asyncio.sleep(min(offset_s, max(0.0, until - time.monotonic())))
         while time.monotonic() < until:
             began = time.monotonic()
             if heartbeat_s and began - self._last_heartbeat >= heartbeat_s:
