@@ -29,6 +29,11 @@ CLUSTER_PRESENCE = "cluster.presence"
 ALL_EVSE_STATUS = "evse-status"
 """Every EVSE status change in the network (for the scheduler and the health monitor)."""
 
+ALL_STATIONS = "stations"
+"""Stations joining the network: a `StationAdded` payload (`station_added_event`) when one is
+provisioned or registers on its first connection, so a whole-network view (stationUpdated
+without locationIds) follows it from then on."""
+
 ALL_SESSIONS = "sessions"
 """Every session start and end in the network (`SessionStarted` / `SessionEnded` payloads with
 session_id, station_id, evse_id, at): the load-management scheduler allocates a new session at
@@ -57,3 +62,7 @@ def evse_status_event(
         "error_code": error_code,
         "changed_at": changed_at.isoformat(),
     }
+
+
+def station_added_event(*, station_id: str, location_id: int | None) -> dict[str, Any]:
+    return {"type": "StationAdded", "station_id": station_id, "location_id": location_id}

@@ -1,9 +1,10 @@
 """Which of a set of stations changed, told by the event bus: at once for connectivity, EVSE
-status and session start/end; power (meter values) at most once per station per interval."""
+status and session start/end; power (meter values) at most once per station per interval.
+A whole-network feed also takes in the stations that join the network while it runs."""
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 
 from sqlmodel import col, select
@@ -15,6 +16,8 @@ from app.events import EventBus, topics
 from app.events.bus import Event, Subscription
 
 Clock = Callable[[], float]
+Lookup = Callable[[str], Awaitable[int | None]]
+"""Station id -> its location id if the feed's reader may see it, else None."""
 Opening = AbstractAsyncContextManager[Subscription]
 BASE = "base"
 
@@ -90,19 +93,26 @@ async def station_changes(
     stations: Mapping[str, int],
     coalesce_s: float,
     clock: Clock = time.monotonic,
+    joining: Lookup | None = None,
 ) -> AsyncGenerator[list[str], None]:
     """Yield the ids of the `stations` (id → location id) to re-read, in batches, forever.
 
     Listening starts before the first yield (an empty batch): a caller that reads the state
     after it misses nothing. A power change of a station re-read less than `coalesce_s` ago
     waits for the rest of that interval; any other change goes at once.
+
+    With `joining`, the feed is the whole network's (the caller's part of it): a station it
+    does not watch yet that is added (`topics.ALL_STATIONS`) or reports an EVSE status (its
+    first connection) is looked up with `joining` and, if the caller may see it, watched from
+    then on and yielded at once.
     """
     watched = set(stations)
-    base = frozenset(
-        {topics.evse_status(location) for location in set(stations.values())}
-        | {topics.station_status(station) for station in watched}
-        | {topics.ALL_SESSIONS}
-    )
+    if joining is None:
+        base = {topics.evse_status(location) for location in set(stations.values())}
+    else:  # any location, also those of stations still to come
+        base = {topics.ALL_EVSE_STATUS, topics.ALL_STATIONS}
+    base |= {topics.station_status(station) for station in watched} | {topics.ALL_SESSIONS}
+    unseen: set[str] = set()  # stations `joining` said the caller may not see
     feed = _Merged(bus)
     try:
         await feed.add(BASE, *sorted(base))
@@ -118,6 +128,14 @@ async def station_changes(
             now = clock()
             due = {station for station, at in pending.items() if at <= now}
             station = str(event[1].get("station_id", "")) if event is not None else ""
+            if event is not None and joining is not None and station and station not in watched:
+                added = event[1].get("type") == "StationAdded"
+                if (added or station not in unseen) and await joining(station) is not None:
+                    watched.add(station)
+                    unseen.discard(station)
+                    await feed.add((BASE, station), topics.station_status(station))
+                else:
+                    unseen.add(station)
             if event is not None and station in watched:
                 topic, payload = event
                 kind = payload.get("type")

@@ -146,3 +146,20 @@ async def scoped_stations(
             )
         ).all()
     return {station_id: location_id for station_id, location_id in rows if location_id}
+
+
+async def station_in_scope(
+    *, session_factory: SessionFactory, scope: OperatorScope, station_id: str
+) -> int | None:
+    """The location id of `station_id` if it is one of the scope's stations (at one of its
+    operator's locations, as `scoped_stations` counts them), else None."""
+    statement = (
+        select(ChargingStation.location_id)
+        .join(Location, col(Location.id) == col(ChargingStation.location_id))
+        .where(ChargingStation.id == station_id)
+    )
+    if scope.operator_id is not None:
+        statement = statement.where(Location.operator_id == scope.operator_id)
+    async with session_factory() as db:
+        location_id = (await db.exec(statement)).first()
+    return location_id or None

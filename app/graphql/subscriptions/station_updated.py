@@ -29,13 +29,21 @@ async def station_updated(
     info: Info, location_ids: list[strawberry.ID] | None = None
 ) -> AsyncGenerator[StationLiveState, None]:
     context = info.context
+    scope = operator_scope(info)
     stations = await station_live.scoped_stations(
-        session_factory=context.session_factory, scope=operator_scope(info),
+        session_factory=context.session_factory, scope=scope,
         location_ids=_location_keys(location_ids),
     )  # fmt: skip
+
+    async def joining(station_id: str) -> int | None:
+        return await station_live.station_in_scope(
+            session_factory=context.session_factory, scope=scope, station_id=station_id
+        )
+
     changes = station_feed.station_changes(
         bus=context.bus, session_factory=context.session_factory, stations=stations,
         coalesce_s=context.settings.station_updated_coalesce_s,
+        joining=joining if location_ids is None else None,
     )  # fmt: skip
     try:
         batch = list(stations)  # listening now: the current state of every station first
