@@ -66,6 +66,10 @@ class LoadScheduler:
         self.allocators = SiteAllocators()
         self.solved_sites: dict[int, int] = {}  # site root -> parts its allocator solved
         self._index = SiteIndex()
+        # Tree events received so far, and how many of them the index's snapshot had seen:
+        # while they differ the index may miss a tree, so an event it cannot place means all.
+        self._tree_events = 0
+        self._index_tree_events = -1  # no index built yet
         self._inputs: dict[int, tuple[object, ...]] = {}  # site root -> inputs of its last pass
         self._pending: set[int] | None = set()  # sites events asked for; None: all
         self._topics: dict[int, frozenset[str]] = {}  # site root -> the topics it listens to
@@ -160,7 +164,12 @@ class LoadScheduler:
                 if payload.get("type") in ("StationBooted", "StationConnected"):
                     self._forget_station(str(payload.get("station_id")))
                 tree_event = topic == capacity.LIMITS_CHANGED
-                self._mark(self._index.sites_of(payload, tree_event=tree_event))
+                if tree_event:
+                    self._tree_events += 1
+                sites = self._index.sites_of(payload, tree_event=tree_event)
+                if sites is None and not tree_event and self._outside_every_site(payload):
+                    continue
+                self._mark(sites)
 
     async def _listen_watched(self) -> None:
         """Meter values of the active sessions and boots of the managed stations."""
@@ -175,6 +184,14 @@ class LoadScheduler:
                 # this task's own cancellation at shutdown and loop forever.
                 await asyncio.wait([listener])
 
+    def _outside_every_site(self, payload: dict[str, object]) -> bool:
+        """The event names a station that no site holds, and no tree changed since the index
+        was built: it concerns no site, so it needs no pass (on a network where most stations
+        are in no capacity tree, every status and session event was a full pass)."""
+        return (
+            payload.get("station_id") is not None and self._tree_events == self._index_tree_events
+        )
+
     def _forget_station(self, station_id: str) -> None:
         """A station that (re)booted may have lost its profiles: send them all again."""
         self._stations_to_reset.add(station_id)
@@ -184,6 +201,7 @@ class LoadScheduler:
         timed pass. A site whose inputs did not change since its last pass is skipped."""
         self.recomputes += 1
         now = self.clock()
+        tree_events = self._tree_events  # the snapshot below sees at least these trees
         snap = await capacity_state.read_snapshot(
             session_factory=self.session_factory,
             now=now,
@@ -191,6 +209,7 @@ class LoadScheduler:
         )
         trees = split_trees(snap.nodes)
         self._index = SiteIndex.build(trees)
+        self._index_tree_events = tree_events
         for gone in set(self._inputs) - set(trees):
             del self._inputs[gone]
         for gone in set(self._topics) - set(trees):
