@@ -53,6 +53,12 @@ class ConnectorRow(Protocol):
     def tariff_id(self) -> int | None: ...
 
 
+def is_row(value: object) -> bool:
+    """Whether `value` is a plain result row (hashed and compared by its values), not an ORM
+    object (compared by identity)."""
+    return isinstance(value, sa.Row)
+
+
 async def evse_rows_by_location(
     *, db: AsyncSession, location_ids: Sequence[int]
 ) -> dict[int, list[EvseRow]]:

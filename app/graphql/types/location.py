@@ -1,6 +1,6 @@
 """Locations (OCPI Location): a site with coordinates, opening hours and EVSEs."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -9,9 +9,10 @@ from strawberry import relay
 
 from app.db import models
 from app.domain.enums import EvseStatus
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
+from app.graphql.subtree_cache import ABSENT, fingerprinted, intern
 from app.graphql.types.station import Evse, eager_field
-from app.services.location_rows import ConnectorRow, EvseRow
+from app.services.location_rows import ConnectorRow, EvseRow, is_row
 
 T = TypeVar("T")
 
@@ -67,6 +68,7 @@ class Location(relay.Node):
     )
 
     @eager_field(graphql_type=list[Evse])
+    @fingerprinted(lambda location, context: _evses_fingerprint(location.id, context))
     def evses(self, info: Info) -> list[Evse] | Awaitable[list[Evse]]:
         return self._with_evses(info, lambda rows: [Evse.from_row(row) for row in rows])
 
@@ -126,6 +128,52 @@ class Location(relay.Node):
             last_updated=row.updated_at,
             distance_meters=distance_m,
         )
+
+
+def _evses_fingerprint(location_id: int, context: Context) -> Hashable | None:
+    """Everything a location's `evses` subtree can show, as this operation loaded it: the
+    EVSE rows (every column), each EVSE's connector rows and each connector's tariff, ABSENT
+    where not loaded (a field that needs it then awaits it, and an awaited completion is not
+    kept). None, so not kept, when a part is an ORM object or stations were loaded (both
+    compare by identity, and `Evse.station` shows the station)."""
+    loaders = context.loaders
+    evses = loaders.evses_of.get(location_id)
+    if evses is None:
+        return None
+    connectors: list[Hashable] = []
+    tariff_ids: set[int] = set()
+    for evse in evses:
+        if not is_row(evse) or evse.station_id in loaders.stations:
+            return None
+        group = loaders.connectors_of.get(evse.id) if evse.id is not None else None
+        if group is None:
+            connectors.append(ABSENT)
+            continue
+        for connector in group:
+            if not is_row(connector):
+                return None
+            if connector.tariff_id is not None:
+                tariff_ids.add(connector.tariff_id)
+        connectors.append(tuple(group))
+    return (
+        tuple(evses),
+        tuple(connectors),
+        tuple(_tariff_key(context, i) for i in sorted(tariff_ids)),
+    )
+
+
+def _tariff_key(context: Context, tariff_id: int) -> Hashable:
+    """The tariff as the operation loaded it, interned once per operation (a page's 150
+    connectors share a tariff: its value is hashed once, not per location)."""
+    loaders = context.loaders
+    if tariff_id not in loaders.tariffs:
+        return (tariff_id, ABSENT)
+    views = loaders.views
+    key = ("tariff fingerprint", tariff_id)
+    found = views.get(key)
+    if found is None:
+        found = views[key] = (tariff_id, intern(loaders.tariffs[tariff_id]))
+    return found
 
 
 def _max_power_kw(connectors: Sequence[ConnectorRow]) -> float | None:
