@@ -1,5 +1,6 @@
 """`/ocpp/{station_id}`: the handshake (credentials, subprotocol) and the connection lifecycle."""
 
+import gc
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -38,6 +39,16 @@ SUPPORTED_VERSIONS = (OcppVersion.V201, OcppVersion.V16)
 _STATION_ID = re.compile(r"^[A-Za-z0-9*\-_.:+|@]{1,48}$")
 CLOSE_PROTOCOL_ERROR = 1002
 _MAX_BUCKETS = 200_000  # rate-limit state kept for this many stations, least recent dropped
+
+
+def freeze_startup_heap() -> None:
+    """Move what startup built (modules, mappers, schemas: ~200,000 objects) out of the cyclic
+    collector, once per process. A full collection otherwise walks all of it with the event
+    loop stopped (0.1-0.7 s here: every station waits for its answer that long); objects made
+    later are collected as before, and the frozen ones are freed by refcount as ever. No
+    collection first: it could run finalizers at an arbitrary point of a caller's work."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
 
 
 def negotiate(offered: Sequence[str]) -> OcppVersion | None:
@@ -92,6 +103,7 @@ class OcppServer:
         )
 
     async def __aenter__(self) -> Self:
+        freeze_startup_heap()  # the app is built when its OCPP endpoint starts
         await self.message_log.start()
         await self.group.start()
         return self
