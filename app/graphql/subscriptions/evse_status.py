@@ -12,6 +12,7 @@ from app.graphql import fanout, fields
 from app.graphql.context import Info
 from app.graphql.types import node
 from app.graphql.types.events import EvseStatusChanged
+from app.services import locations
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,12 @@ class EvseStatusSubscriptions:
         self, info: Info, location_ids: list[strawberry.ID]
     ) -> AsyncGenerator[EvseStatusChanged, None]:
         keys = parse_location_ids(location_ids)
-        rows = await info.context.loaders.location.load_many(keys)
-        for key, row in zip(keys, rows, strict=True):
-            if row is None:
+        # Read once, not through the connection's loaders: their cache would hold these rows
+        # for as long as the subscription lives (a thousand subscribers, ten rows each).
+        async with info.context.session_factory() as db:
+            found = {row.id for row in await locations.locations_by_id(db=db, ids=keys)}
+        for key in keys:
+            if key not in found:
                 raise NotFound("Location", node.global_id(node.LOCATION, key).__str__())
         subscribed = [topics.evse_status(key) for key in keys]
         async with info.context.bus.subscribe(*subscribed) as subscription:
