@@ -100,59 +100,70 @@ def _demands(
             raise InvalidInput(f"two sessions on EVSE {session.evse_id!r}, expected at most one")
         seen[i] = True
         per_w = amps_per_w[i]
-        steps = steps_a[i]
-        up = None
-        floor = min_on_a[i]
+        need_a = session.energy_wh * amp_periods_per_wh * per_w
+        if need_a <= 0.0:
+            continue
         hard = session.max_power_w * per_w
         if hard > max_on_a[i]:
             hard = max_on_a[i]
-        if steps is not None:
+        floor = min_on_a[i]
+        departure_in_s = session.departure_in_s
+        if departure_in_s is not None:
+            periods_left = departure_in_s / period_s
+        else:
+            periods_left = float((session.departure_period or 0) - now)
+        steps = steps_a[i]
+        if steps is None:
+            if hard < floor:
+                continue
+            cap = hard if need_a >= hard else need_a if need_a > floor else floor
+            on_track = need_a / periods_left if periods_left > 1.0 else need_a
+            if on_track >= cap:
+                on_track = cap
+            elif on_track < floor:
+                on_track = floor
+            trim_of[i] = periods_left >= 2.0
+        else:
             # Whole-amp steps: a table index rather than a bisection (see Network.floor_table).
-            table = floor_table[i]
-            if table is None:
+            down = floor_table[i]
+            if down is None:
                 hard = floor_step(steps, hard)
             else:
                 n_a = int(hard + 1e-9)
-                hard = table[n_a] if n_a < len(table) else table[-1]
+                hard = down[n_a] if n_a < len(down) else down[-1]
+            if hard < floor:
+                continue
             up = ceil_table[i]
-        need_a = session.energy_wh * amp_periods_per_wh * per_w
-        if hard < floor or need_a <= 0.0:
-            continue
-        if session.departure_in_s is not None:
-            periods_left = session.departure_in_s / period_s
-        else:
-            periods_left = float((session.departure_period or 0) - now)
-        if need_a >= hard:
-            cap = hard
-        elif steps is None:
-            cap = need_a if need_a > floor else floor
-        elif up is None:
-            cap = ceil_step(steps, need_a)
-        else:
-            n_a = ceil(need_a - 1e-9)
-            cap = up[n_a] if n_a < len(up) else up[-1]
-        on_track = need_a / periods_left if periods_left > 1.0 else need_a
-        if on_track >= cap:
-            on_track = cap
-        elif steps is None:
-            if on_track < floor:
-                on_track = floor
-        elif single_phase[i]:
-            # Rounded up, a step of 8 A gave sessions far from their departure up to 8 A more
-            # than on track, ahead of more urgent ones (measured: +0.05 to +0.15 points on
-            # single-phase sites with steps; on three-phase ones rounding up did better).
-            on_track = floor_step(steps, on_track)
-        elif up is None:
-            on_track = ceil_step(steps, on_track)
-        else:
-            n_a = ceil(on_track - 1e-9)
-            on_track = up[n_a] if n_a < len(up) else up[-1]
+            if need_a >= hard:
+                cap = hard
+            elif up is None:
+                cap = ceil_step(steps, need_a)
+            else:
+                n_a = ceil(need_a - 1e-9)
+                cap = up[n_a] if n_a < len(up) else up[-1]
+            on_track = need_a / periods_left if periods_left > 1.0 else need_a
+            if on_track >= cap:
+                on_track = cap
+            elif single_phase[i]:
+                # Rounded up, a step of 8 A gave sessions far from their departure up to 8 A
+                # more than on track, ahead of more urgent ones (measured: +0.05 to +0.15
+                # points on single-phase sites with steps; on three-phase ones rounding up
+                # did better).
+                if down is None:
+                    on_track = floor_step(steps, on_track)
+                else:
+                    n_a = int(on_track + 1e-9)
+                    on_track = down[n_a] if n_a < len(down) else down[-1]
+            elif up is None:
+                on_track = ceil_step(steps, on_track)
+            else:
+                n_a = ceil(on_track - 1e-9)
+                on_track = up[n_a] if n_a < len(up) else up[-1]
         order.append(i)
         cap_of[i] = cap
         screen_load += screen_coeffs[i] * cap
         on_track_of[i] = on_track
         need_of[i] = need_a
-        trim_of[i] = steps is None and periods_left >= 2.0
         laxity[i] = periods_left - need_a / hard
         left[i] = periods_left
         if session.priority:
