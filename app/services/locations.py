@@ -12,6 +12,7 @@ from app.db.models import ChargingStation, Connector, Evse, Location
 from app.domain.enums import ConnectorStandard, EvseStatus
 from app.domain.errors import InvalidInput
 from app.domain.geo import BoundingBox, box_around, haversine_m
+from app.services.location_rows import LocationRow, location_rows_by_id
 
 MAX_RADIUS_M = 500_000.0
 DEFAULT_RADIUS_M = 50_000.0
@@ -31,7 +32,7 @@ class LocationQuery:
 
 @dataclass(frozen=True, slots=True)
 class LocationHit:
-    location: Location
+    location: LocationRow
     distance_m: float | None
     cursor: str
 
@@ -143,11 +144,12 @@ async def search_locations(
     if query.near is not None:
         return await _search_by_distance(db, query, conditions, first, after)
     total = (await db.exec(select(sa.func.count()).select_from(Location).where(*conditions))).one()
-    statement = select(Location).where(*conditions).order_by(col(Location.id)).limit(first + 1)
+    table = Location.__table__  # type: ignore[attr-defined]
+    statement = sa.select(table).where(*conditions).order_by(table.c.id).limit(first + 1)
     if after is not None:
         _, after_id = _parse_cursor(after, by_distance=False)
-        statement = statement.where(col(Location.id) > after_id)
-    rows = list((await db.exec(statement)).all())
+        statement = statement.where(table.c.id > after_id)
+    rows: list[LocationRow] = list((await (await db.connection()).execute(statement)).all())
     hits = [LocationHit(row, None, f"i:{row.id}") for row in rows[:first]]
     return LocationPage(hits, int(total), len(rows) > first, after is not None)
 
@@ -175,7 +177,8 @@ async def _search_by_distance(
         key = _parse_cursor(after, by_distance=True)
         start = next((i for i, item in enumerate(ranked) if item > key), len(ranked))
     window = ranked[start : start + first]
-    rows = {row.id: row for row in await locations_by_id(db=db, ids=[i for _, i in window])}
+    found = await location_rows_by_id(db=db, ids=[i for _, i in window])
+    rows = {row.id: row for row in found}
     hits = [LocationHit(rows[i], d, f"d:{d!r}:{i}") for d, i in window if i in rows]
     return LocationPage(hits, len(ranked), start + first < len(ranked), after is not None)
 

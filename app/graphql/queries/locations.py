@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import strawberry
+from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry import relay
 from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
 
@@ -75,9 +76,10 @@ def selected_paths(selections: Iterable[Selection], prefix: str = "") -> Iterato
         yield from selected_paths(selection.selections, f"{path}.")
 
 
-async def prefetch_page(info: Info, location_ids: list[int]) -> None:
+async def prefetch_page(info: Info, location_ids: list[int], db: AsyncSession) -> None:
     """Load what the selection asks below a page of locations in one batch per kind, before
-    its fields run: they then answer synchronously (see `Loaders.prefetch_location_tree`)."""
+    its fields run: they then answer synchronously (see `Loaders.prefetch_location_tree`).
+    `db` is the search's session: the page reads in one session, not one per kind."""
     node = "edges.node."
     below = [selection for field in info.selected_fields for selection in field.selections]
     paths = {p.removeprefix(node) for p in selected_paths(below) if p.startswith(node)}
@@ -88,6 +90,7 @@ async def prefetch_page(info: Info, location_ids: list[int]) -> None:
         connectors="evses.connectors" in paths or "maxPowerKw" in paths,
         tariffs="evses.connectors.tariff" in paths,
         stations="evses.station" in paths,
+        db=db,
     )
 
 
@@ -115,6 +118,8 @@ class LocationQueries:
                 first=size,
                 after=decode_cursor(after) if after is not None else None,
             )
+            ids = [hit.location.id for hit in page.hits if hit.location.id]
+            await prefetch_page(info, ids, db)
         edges = [
             relay.Edge(
                 cursor=encode_cursor(hit.cursor),
@@ -122,7 +127,6 @@ class LocationQueries:
             )
             for hit in page.hits
         ]
-        await prefetch_page(info, [hit.location.id for hit in page.hits if hit.location.id])
         return LocationConnection(
             edges=edges,
             page_info=relay.PageInfo(

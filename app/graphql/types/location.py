@@ -7,12 +7,11 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry import relay
 
-from app.db import models
 from app.domain.enums import EvseStatus
 from app.graphql.context import Context, Info
 from app.graphql.subtree_cache import ABSENT, fingerprinted, intern
 from app.graphql.types.station import Evse, eager_field
-from app.services.location_rows import ConnectorRow, EvseRow, is_row
+from app.services.location_rows import ConnectorRow, EvseRow, LocationRow, is_row
 
 T = TypeVar("T")
 
@@ -113,7 +112,7 @@ class Location(relay.Node):
         return _max_power_kw([c for group in connectors for c in group])
 
     @classmethod
-    def from_row(cls, row: models.Location, distance_m: float | None = None) -> "Location":
+    def from_row(cls, row: LocationRow, distance_m: float | None = None) -> "Location":
         assert row.id is not None
         return cls(
             id=row.id,
