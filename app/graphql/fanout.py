@@ -134,14 +134,21 @@ class _Group:
         task.cancel()
         return task
 
-    async def render(self, event: Event) -> str | None:
-        """The `payload` JSON for this event (None: skip it), executed once per event."""
+    def rendered(self, event: Event) -> tuple[bool, str | None]:
+        """(True, payload) when this event was rendered already, without awaiting."""
         hit = self._recent.get(id(event))
         if hit is not None and hit[0] is event:
-            return hit[1]
+            return True, hit[1]
+        return False, None
+
+    async def render(self, event: Event) -> str | None:
+        """The `payload` JSON for this event (None: skip it), executed once per event."""
+        known, text = self.rendered(event)
+        if known:
+            return text
         assert self._root is not None  # set by the first member
         value = self._root(*event)
-        text: str | None = None
+        text = None
         if value is not None:
             per_event = self._executor.build_per_event_executor(value)
             result: Any = execute_subscription_event(per_event)
@@ -163,7 +170,9 @@ class _Group:
                     event = member.subscription.get_nowait()
                     if event is None:
                         break
-                    text = await self.render(event)
+                    known, text = self.rendered(event)  # the usual case: no coroutine
+                    if not known:
+                        text = await self.render(event)
                     if text is None or member not in self._members:
                         continue
                     try:
