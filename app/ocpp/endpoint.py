@@ -75,8 +75,10 @@ class OcppServer:
         self.registry = registry
         self._session_factory = session_factory
         self._bus = bus
-        self.message_log = MessageLogWriter(session_factory=session_factory)
         self.group = GroupCommit(session_factory=session_factory)
+        self.message_log = MessageLogWriter(
+            session_factory=session_factory, write_turn=self.group.write_turn
+        )
         install_log_filter()  # the `ocpp` package logs raw frames: keep passwords out
         self.failures: FailureStore = failures or InMemoryFailureStore(
             LockoutPolicy(

@@ -5,6 +5,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 from app.db.engine import SessionFactory
 from app.services.message_log import LoggedFrame, write_frames
@@ -26,8 +27,11 @@ class MessageLogWriter:
         flush_interval_s: float = 0.5,
         max_batch: int = 500,
         max_pending: int = 50_000,
+        write_turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self._session_factory = session_factory
+        # Held around each write: the group commit's turn on SQLite's one write lock.
+        self._write_turn = write_turn or nullcontext
         self._interval = flush_interval_s
         self._max_batch = max_batch
         self._pending: deque[LoggedFrame] = deque(maxlen=max_pending)
@@ -56,7 +60,8 @@ class MessageLogWriter:
                 count = min(len(self._pending), self._max_batch)
                 batch = [self._pending.popleft() for _ in range(count)]
                 try:
-                    await write_frames(session_factory=self._session_factory, frames=batch)
+                    async with self._write_turn():
+                        await write_frames(session_factory=self._session_factory, frames=batch)
                     self.written += len(batch)
                 except Exception:  # loop top: the log is diagnostics, never worth a crash
                     log.warning("could not write %d OCPP log frames at once", len(batch))
@@ -66,7 +71,8 @@ class MessageLogWriter:
         """After a failed batch: one frame the database refuses must not take the others."""
         for frame in batch:
             try:
-                await write_frames(session_factory=self._session_factory, frames=[frame])
+                async with self._write_turn():
+                    await write_frames(session_factory=self._session_factory, frames=[frame])
                 self.written += 1
             except Exception:  # loop top: the log is diagnostics, never worth a crash
                 log.exception(

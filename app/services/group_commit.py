@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,9 +55,15 @@ class GroupCommit:
         self, *, session_factory: SessionFactory, lanes: int | None = None, max_batch: int = 200
     ) -> None:
         self._session_factory = session_factory
+        bind: Any = session_factory.kw.get("bind")
+        sqlite = bind is None or bind.dialect.name == "sqlite"
         if lanes is None:
-            bind: Any = session_factory.kw.get("bind")
-            lanes = 1 if bind is None or bind.dialect.name == "sqlite" else 8
+            lanes = 1 if sqlite else 8
+        # SQLite has one writer. The batches and the other hot writer (the message log) take
+        # turns here instead of on the database lock, whose busy handler sleeps 1, 2, 5, 10, ...
+        # 100 ms between tries: a batch behind a log write waited for its next try, not for
+        # the write's end. PostgreSQL locks rows, not the database: no turn.
+        self._turn = asyncio.Lock() if sqlite else None
         self._lanes = [_Lane() for _ in range(lanes)]
         self._max_batch = max_batch
         self._running = False
@@ -74,6 +80,15 @@ class GroupCommit:
         lane.queue.append((key, work, future))
         lane.wake.set()
         return await future
+
+    @contextlib.asynccontextmanager
+    async def write_turn(self) -> AsyncIterator[None]:
+        """Hold the database's write turn (SQLite) for a write outside the batches."""
+        if self._turn is None:
+            yield
+            return
+        async with self._turn:
+            yield
 
     async def start(self) -> None:
         if self._running:
@@ -109,7 +124,7 @@ class GroupCommit:
         batch = [(work, future) for _, work, future in sorted(queued, key=lambda u: u[0])]
         results: list[Any] = []
         try:
-            async with self._session_factory() as db:
+            async with self.write_turn(), self._session_factory() as db:
                 for work, _ in batch:
                     results.append(await work(db))
                 await db.commit()
@@ -121,7 +136,9 @@ class GroupCommit:
             self.retried += len(batch)
             for work, future in batch:
                 try:
-                    _settle(future, result=await run_alone(self._session_factory, work))
+                    async with self.write_turn():
+                        result = await run_alone(self._session_factory, work)
+                    _settle(future, result=result)
                 except Exception as alone_error:  # loop top: this unit's caller gets it
                     _settle(future, error=alone_error)
             return
