@@ -113,8 +113,10 @@ class _Fill:
                 if table is None:
                     value = floor_step(steps, value)
                 else:
-                    n = int(value + 1e-9)
-                    value = table[n] if n < len(table) else table[-1]
+                    try:  # in range but for float noise above the largest step
+                        value = table[int(value + 1e-9)]
+                    except IndexError:
+                        value = table[-1]
             elif trim[i] and 0.0 < need[i] - value < floor:
                 value = need[i] - floor
             if value < floor or value <= current:
@@ -223,7 +225,7 @@ def _squeeze(state: _Fill) -> None:
     """
     net, d, pilots = state.net, state.d, state.pilots
     single_phase, component_of = net.single_phase, net.component_of
-    steps_a, min_on_a = net.steps_a, net.min_on_a
+    steps_a, min_on_a, floor_table = net.steps_a, net.min_on_a, net.floor_table
     donors_of: dict[int, list[int]] | None = None
     # EVSEs under the same constraints with the same minimum have the same spare headroom:
     # remember which had none until a swap changes the sums.
@@ -255,7 +257,12 @@ def _squeeze(state: _Fill) -> None:
             lowered = before - (floor - spare)
             steps = steps_a[j]
             if steps is not None:
-                lowered = floor_step(steps, lowered)
+                table = floor_table[j]
+                if table is None or lowered < 0.0:
+                    lowered = floor_step(steps, lowered)
+                else:
+                    n = int(lowered + 1e-9)
+                    lowered = table[n] if n < len(table) else table[-1]
             if lowered < min_on_a[j] or (d.trim[j] and 0.0 < d.need[j] - lowered < floor):
                 continue
             state.shift(j, lowered - before)
