@@ -19,14 +19,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlmodel import col
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db.models import ChargingSession
 from app.db.models import MeterSample as SampleRow
 from app.domain.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT
 from app.domain.tariffs import MeterSample, SessionCost, Tariff, price_session
@@ -159,22 +158,42 @@ class LiveCostCache:
 CACHE = LiveCostCache()
 
 
-_COLUMNS = (SampleRow.id, SampleRow.sampled_at, SampleRow.measurand, SampleRow.phase)
-# Built once (it runs for every meter value): only the parameters change.
+class PricedSession(Protocol):
+    """What a session is priced from: a `ChargingSession`, or a `live_sessions.LiveSession`."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def tariff_id(self) -> int | None: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def meter_start_wh(self) -> int: ...
+
+
+_SAMPLES: Any = SampleRow.__table__  # type: ignore[attr-defined]
+# Built once (it runs for every meter value): only the parameters change. A Core statement on
+# the connection: no ORM compile step, no autoflush (`update_live_cost` flushes sample
+# objects itself; the transaction services insert samples with Core).
 _ROWS_FROM: Any = (
-    sa.select(*(col(c) for c in _COLUMNS), col(SampleRow.value))
-    .where(
-        col(SampleRow.session_id) == sa.bindparam("session_id"),
-        col(SampleRow.id) >= sa.bindparam("row_id"),
-        col(SampleRow.measurand).in_((ENERGY_IMPORT_REGISTER, POWER_IMPORT)),
+    sa.select(
+        _SAMPLES.c.id, _SAMPLES.c.sampled_at, _SAMPLES.c.measurand, _SAMPLES.c.phase,
+        _SAMPLES.c.value,
     )
-    .order_by(col(SampleRow.sampled_at), col(SampleRow.id))
-)
+    .where(
+        _SAMPLES.c.session_id == sa.bindparam("session_id"),
+        _SAMPLES.c.id >= sa.bindparam("row_id"),
+        _SAMPLES.c.measurand.in_((ENERGY_IMPORT_REGISTER, POWER_IMPORT)),
+    )
+    .order_by(_SAMPLES.c.sampled_at, _SAMPLES.c.id)
+)  # fmt: skip
 
 
 async def _rows_from(db: AsyncSession, session_id: int, row_id: int) -> list[Any]:
     params = {"session_id": session_id, "row_id": row_id}
-    return list((await db.exec(_ROWS_FROM, params=params)).all())
+    return list((await (await db.connection()).execute(_ROWS_FROM, params)).all())
 
 
 # Loads what a session is priced on (its tariff, its location's zone) when it has no state.
@@ -183,7 +202,7 @@ PricingLoader = Callable[[], Awaitable[tuple[Tariff, tzinfo, str] | None]]
 
 async def live_cost(
     db: AsyncSession,
-    session: ChargingSession,
+    session: PricedSession,
     *,
     load: PricingLoader,
     cache: LiveCostCache = CACHE,
@@ -222,9 +241,34 @@ async def live_cost(
             rows = await _rows_from(db, session.id, 0)
             state.fold(rows)  # from empty, in order: never refuses
     state.cost = state.price()
-    session_id, kept = session.id, state
-    event.listen(db.sync_session, "after_commit", lambda _: cache.keep(session_id, kept), once=True)
+    _keep_on_commit(db.sync_session, cache, session.id, state)
     return state.cost
+
+
+_PENDING = "live_cost.pending"  # Session.info: the states to keep when the transaction commits
+
+
+def _keep_on_commit(
+    db: Session, cache: LiveCostCache, session_id: int, state: LiveTimeline
+) -> None:
+    """Keep `state` once the transaction commits; drop it if it rolls back. Two listeners per
+    database session, not one per message: a group-commit batch prices many sessions."""
+    pending = db.info.get(_PENDING)
+    if pending is None:
+        pending = db.info[_PENDING] = []
+        event.listen(db, "after_commit", _keep_pending)
+        event.listen(db, "after_rollback", _drop_pending)
+    pending.append((cache, session_id, state))
+
+
+def _keep_pending(db: Session) -> None:
+    for cache, session_id, state in db.info.get(_PENDING, ()):
+        cache.keep(session_id, state)
+    db.info[_PENDING] = []
+
+
+def _drop_pending(db: Session) -> None:
+    db.info[_PENDING] = []
 
 
 def _copy(state: LiveTimeline) -> LiveTimeline:

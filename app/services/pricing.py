@@ -7,6 +7,7 @@ Power.Active.Import only, one query), compacted (see `session_timeline`) before 
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case
@@ -24,7 +25,7 @@ from app.domain.tariffs import (
     estimate_cost,
     price_session,
 )
-from app.services.live_cost import live_cost
+from app.services.live_cost import PricedSession, live_cost
 from app.services.memberships_pricing import member_tariff
 from app.services.session_timeline import compact_periods, energy_samples, session_segments
 from app.services.tariffs import tariff_from_row
@@ -107,6 +108,20 @@ async def update_live_cost(
     """
     if session.currency is None:
         await attach_tariff(db, session)  # started before pricing existed, or by another path
+    await price_so_far(db, session, new_session=new_session)
+
+
+class LivePricedSession(PricedSession, Protocol):
+    """A session whose cost so far is written on it (`ChargingSession` or `LiveSession`)."""
+
+    currency: str | None
+    cost_incl_vat_minor: int | None
+
+
+async def price_so_far(
+    db: AsyncSession, session: LivePricedSession, *, new_session: bool = False
+) -> None:
+    """`update_live_cost` for a session whose tariff is already attached (`currency` set)."""
     if session.tariff_id is None:
         return
     if any(isinstance(obj, SampleRow) for obj in db.new):
@@ -115,7 +130,7 @@ async def update_live_cost(
         await _price_so_far(db, session, new_session=new_session)
 
 
-async def _price_so_far(db: AsyncSession, session: ChargingSession, *, new_session: bool) -> None:
+async def _price_so_far(db: AsyncSession, session: LivePricedSession, *, new_session: bool) -> None:
 
     async def load() -> tuple[Tariff, tzinfo, str] | None:
         row = await db.get(TariffRow, session.tariff_id)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -28,11 +28,11 @@ from app.domain.errors import InvalidInput
 from app.domain.id_tokens import canonical_uid
 from app.domain.metering import MeterReading, energy_register_wh, power_w, soc_percent
 from app.events import EventBus, topics
-from app.services import alerts, command_outcomes
+from app.services import alerts, command_outcomes, live_sessions
 from app.services.alerts import Event
 from app.services.cdrs import update_session_price
 from app.services.group_commit import GroupCommit, run_unit
-from app.services.pricing import update_live_cost
+from app.services.pricing import price_so_far, update_live_cost
 from app.services.reservation_lifecycle import mark_used
 from app.services.stations import get_or_create_evse
 
@@ -136,12 +136,27 @@ def check_readings(readings: Iterable[MeterReading]) -> None:
             raise InvalidInput(f"SoC={soc} %: expected 0 to 100")
 
 
+class _Metered(Protocol):
+    """The totals meter values move: a `ChargingSession`, or a `LiveSession` row."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def status(self) -> SessionStatus: ...
+
+    meter_start_wh: int
+    energy_wh: int
+    last_meter_at: datetime | None
+    power_w: int | None
+    soc_percent: int | None
+
+
 async def _apply_readings(
     db: AsyncSession,
     *,
     station_id: str,
     evse_id: int | None,
-    session: ChargingSession | None,
+    session: _Metered | None,
     readings: Iterable[MeterReading],
 ) -> bool:
     """Store every sampled value (one multi-row INSERT); update the session's energy, power
@@ -216,7 +231,26 @@ def _end(
     session.power_w = 0
 
 
-def _session_event(session: ChargingSession) -> dict[str, Any]:
+class _Published(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def evse_id(self) -> int: ...
+    @property
+    def status(self) -> SessionStatus: ...
+    @property
+    def energy_wh(self) -> int: ...
+    @property
+    def power_w(self) -> int | None: ...
+    @property
+    def soc_percent(self) -> int | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+
+
+def _session_event(session: _Published) -> dict[str, Any]:
     return {
         "type": "SessionUpdated",
         "session_id": session.id,
@@ -230,7 +264,7 @@ def _session_event(session: ChargingSession) -> dict[str, Any]:
     }
 
 
-async def _publish(bus: EventBus, session: ChargingSession | None) -> None:
+async def _publish(bus: EventBus, session: _Published | None) -> None:
     if session is not None and session.id is not None:
         await bus.publish(topics.session_updated(session.id), _session_event(session))
 
@@ -411,7 +445,20 @@ async def record_meter_values(
     """Store meter readings of an EVSE (None: the station's main meter), for a session if given."""
     check_readings(readings)
 
-    async def work(db: AsyncSession) -> tuple[ChargingSession | None, bool]:
+    async def work(db: AsyncSession) -> tuple[_Published | None, bool]:
+        if transaction_id:  # the usual case: the session's row in, its totals out, no ORM
+            live = await live_sessions.find(
+                db, station_id=station_id, transaction_id=transaction_id
+            )
+            if live is not None and live.currency is not None:  # its tariff is attached
+                changed = await _apply_readings(
+                    db, station_id=station_id, evse_id=live.evse_id, session=live,
+                    readings=readings,
+                )  # fmt: skip
+                if changed:
+                    await price_so_far(db, live)
+                    await live_sessions.write(db, live, updated_at=datetime.now(UTC))
+                return live, changed
         session = await _find(db, station_id, transaction_id) if transaction_id else None
         evse_id: int | None = session.evse_id if session else None
         if evse_id is None and ocpp_evse_id:
