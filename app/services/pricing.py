@@ -66,15 +66,45 @@ async def attach_tariff(db: AsyncSession, session: ChargingSession) -> None:
 
     `currency` doubles as the marker that this ran (it is set even without a tariff).
     """
-    row = await connector_tariff(
-        db, evse_id=session.evse_id, ocpp_connector_id=session.ocpp_connector_id
+    await _attach_tariff(db, session)
+
+
+_Attached = tuple[TariffRow, str]  # the tariff row and the IANA zone of the session's location
+
+
+async def _attach_tariff(db: AsyncSession, session: ChargingSession) -> _Attached | None:
+    """`attach_tariff`, returning the row and the zone it is priced in (one query for both):
+    the session's first pricing needs them, and the row may be gone from the (weak) identity
+    map by then."""
+    wanted = case(
+        (col(Connector.ocpp_connector_id) == (session.ocpp_connector_id or 1), 0), else_=1
     )
+    zone = (
+        select(Location.time_zone)
+        .join(ChargingStation, col(ChargingStation.location_id) == Location.id)
+        .where(ChargingStation.id == session.station_id)
+        .scalar_subquery()
+    )
+    statement = (
+        select(TariffRow, zone)
+        .join(Connector, col(Connector.tariff_id) == TariffRow.id)
+        .where(Connector.evse_id == session.evse_id)
+        .order_by(wanted, col(Connector.ocpp_connector_id))
+        .limit(1)
+    )
+    found = (await db.exec(statement)).first()
     row = await member_tariff(
-        db, driver_id=session.driver_id, station_id=session.station_id, tariff=row
+        db,
+        driver_id=session.driver_id,
+        station_id=session.station_id,
+        tariff=found[0] if found is not None else None,
     )
     session.tariff_id = row.id if row is not None else None
     session.currency = row.currency if row is not None else DEFAULT_CURRENCY
     session.cost_incl_vat_minor = 0
+    if row is None or found is None:
+        return None
+    return row, found[1] or "UTC"
 
 
 async def session_cost(
@@ -106,9 +136,10 @@ async def update_live_cost(
 
     Never fails the OCPP message it runs for: bad data is logged and the cost left as it was.
     """
-    if session.currency is None:
-        await attach_tariff(db, session)  # started before pricing existed, or by another path
-    await price_so_far(db, session, new_session=new_session)
+    attached = None
+    if session.currency is None:  # a new session, or one started by another path
+        attached = await _attach_tariff(db, session)
+    await price_so_far(db, session, new_session=new_session, attached=attached)
 
 
 class LivePricedSession(PricedSession, Protocol):
@@ -119,24 +150,35 @@ class LivePricedSession(PricedSession, Protocol):
 
 
 async def price_so_far(
-    db: AsyncSession, session: LivePricedSession, *, new_session: bool = False
+    db: AsyncSession,
+    session: LivePricedSession,
+    *,
+    new_session: bool = False,
+    attached: _Attached | None = None,
 ) -> None:
-    """`update_live_cost` for a session whose tariff is already attached (`currency` set)."""
+    """`update_live_cost` for a session whose tariff is already attached (`currency` set).
+
+    `attached`: its tariff row and zone, when the caller has just read them."""
     if session.tariff_id is None:
         return
     if any(isinstance(obj, SampleRow) for obj in db.new):
         await db.flush()  # samples added as objects must be in the query (Core inserts are)
     with db.no_autoflush:  # the session's own changes go in one UPDATE with its cost, later
-        await _price_so_far(db, session, new_session=new_session)
+        await _price_so_far(db, session, new_session=new_session, attached=attached)
 
 
-async def _price_so_far(db: AsyncSession, session: LivePricedSession, *, new_session: bool) -> None:
+async def _price_so_far(
+    db: AsyncSession, session: LivePricedSession, *, new_session: bool, attached: _Attached | None
+) -> None:
 
     async def load() -> tuple[Tariff, tzinfo, str] | None:
-        row = await db.get(TariffRow, session.tariff_id)
-        if row is None:
-            return None
-        zone = await location_time_zone(db, session.station_id)
+        if attached is not None and attached[0].id == session.tariff_id:
+            row, zone = attached
+        else:
+            found = await db.get(TariffRow, session.tariff_id)
+            if found is None:
+                return None
+            row, zone = found, await location_time_zone(db, session.station_id)
         return tariff_from_row(row), ZoneInfo(zone), zone
 
     try:

@@ -17,11 +17,11 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
-from app.db.models import ChargingSession, Driver, IdToken, MeterSample
+from app.db.models import ChargingSession, Driver, Evse, IdToken, MeterSample
 from app.domain.alerts import AlertCode, AlertSeverity, AlertSource
 from app.domain.enums import AuthorizationStatus, SessionStatus
 from app.domain.errors import InvalidInput
@@ -292,6 +292,33 @@ async def _find(db: AsyncSession, station_id: str, transaction_id: str) -> Charg
     return (await db.exec(_FIND, params=params)).first()
 
 
+def _evse_and_start(*, with_token: bool) -> Any:
+    """The station's EVSE numbered :ocpp_evse_id, with the session a retransmitted
+    StartTransaction (same token and start time) created on it, if any."""
+    evse: Any = Evse.__table__  # type: ignore[attr-defined]
+    started: Any = ChargingSession.__table__  # type: ignore[attr-defined]
+    token = started.c.id_token
+    same_start = sa.and_(
+        started.c.evse_id == evse.c.id,
+        started.c.station_id == sa.bindparam("station_id"),
+        started.c.started_at == sa.bindparam("started_at"),
+        token == sa.bindparam("id_token") if with_token else token.is_(None),
+    )
+    return (
+        sa.select(evse.c.id, started.c.id, started.c.transaction_id)
+        .select_from(evse.outerjoin(started, same_start))
+        .where(
+            evse.c.station_id == sa.bindparam("station_id"),
+            evse.c.ocpp_evse_id == sa.bindparam("ocpp_evse_id"),
+        )
+        .limit(1)
+    )
+
+
+_EVSE_AND_START = _evse_and_start(with_token=True)
+_EVSE_AND_TOKENLESS_START = _evse_and_start(with_token=False)
+
+
 async def start_session(
     *,
     session_factory: SessionFactory,
@@ -319,25 +346,27 @@ async def start_session(
         authorization, token = (
             await _authorize_token(db, id_token, started_at) if id_token else (None, None)
         )
-        evse = await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
-        existing = (  # a retransmission: two columns, no session object to build
-            await db.exec(
-                select(col(ChargingSession.id), col(ChargingSession.transaction_id)).where(
-                    ChargingSession.station_id == station_id,
-                    ChargingSession.evse_id == evse.id,
-                    ChargingSession.id_token == id_token,
-                    ChargingSession.started_at == started_at,
+        # The EVSE's id and a retransmission's session in one query, no ORM objects.
+        params = {"station_id": station_id, "ocpp_evse_id": ocpp_evse_id}
+        params |= {"started_at": started_at, "id_token": id_token}
+        statement = _EVSE_AND_START if id_token is not None else _EVSE_AND_TOKENLESS_START
+        found = (await (await db.connection()).execute(statement, params)).first()
+        if found is None:  # first reported: created, so it has no session to repeat
+            evse_id = (
+                await get_or_create_evse(db, station_id=station_id, ocpp_evse_id=ocpp_evse_id)
+            ).id
+            assert evse_id is not None
+        else:
+            evse_id, existing_id, existing_transaction_id = found
+            if existing_id is not None:  # a retransmission
+                return (
+                    StartedSession(existing_id, existing_transaction_id, authorization),
+                    None,
+                    None,
                 )
-            )
-        ).first()
-        if existing is not None:
-            existing_id, existing_transaction_id = existing
-            assert existing_id is not None
-            return StartedSession(existing_id, existing_transaction_id, authorization), None, None
-        assert evse.id is not None
         session = ChargingSession(
             station_id=station_id,
-            evse_id=evse.id,
+            evse_id=evse_id,
             ocpp_connector_id=ocpp_connector_id,
             transaction_id=f"new-{uuid.uuid4().hex}",
             id_token=id_token,
@@ -358,7 +387,7 @@ async def start_session(
             if link is not None and link.late:  # its command timed out: the charger must stop
                 authorization = Authorization(AuthorizationStatus.INVALID)
             if authorization is None or authorization.status == AuthorizationStatus.ACCEPTED:
-                await mark_used(db, evse_id=evse.id, id_token=id_token, at=started_at)
+                await mark_used(db, evse_id=evse_id, id_token=id_token, at=started_at)
             await update_live_cost(db, session, new_session=True)  # no samples yet: none read
         return StartedSession(session.id, session.transaction_id, authorization), session, link
 
