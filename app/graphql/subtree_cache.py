@@ -56,14 +56,16 @@ ABSENT: Hashable = _Absent()
 
 
 class Interned:
-    """A value compared by identity with a hash computed once: equal values are interned to
-    one object (`intern`), so two keys holding the same tariff compare in one step."""
+    """A value compared by identity with a hash computed once: values with the same `repr`
+    are interned to one object (`intern`), so two keys holding the same tariff compare in one
+    step. `repr`, not `==`: Decimal("0.39") == Decimal("0.390"), but the API shows them
+    differently."""
 
     __slots__ = ("_hash", "value")
 
-    def __init__(self, value: Hashable) -> None:
+    def __init__(self, value: object, text: str) -> None:
         self.value = value
-        self._hash = hash(value)
+        self._hash = hash(text)
 
     def __hash__(self) -> int:
         return self._hash
@@ -72,17 +74,18 @@ class Interned:
         return other is self
 
 
-_INTERNED: dict[Hashable, Interned] = {}
+_INTERNED: dict[tuple[type, str], Interned] = {}
 
 
-def intern(value: Hashable) -> Interned:
-    """The one `Interned` for values equal to `value` (the table is cleared past 1,024
-    values: later keys then miss until refilled, none is ever wrong)."""
-    found = _INTERNED.get(value)
+def intern(value: object) -> Interned:
+    """The one `Interned` for values of this type with this `repr` (the table is cleared past
+    1,024 values: later keys then miss until refilled, none is ever wrong)."""
+    key = (type(value), repr(value))
+    found = _INTERNED.get(key)
     if found is None:
         if len(_INTERNED) >= 1024:
             _INTERNED.clear()
-        found = _INTERNED[value] = Interned(value)
+        found = _INTERNED[key] = Interned(value, key[1])
     return found
 
 

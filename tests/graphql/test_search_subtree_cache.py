@@ -24,7 +24,8 @@ query Search($filter: LocationFilter) {
     edges { node {
       name
       evses { id uid status lastUpdated connectors {
-        standard maxElectricPowerKw tariff { id currency summary }
+        standard maxElectricPowerKw
+        tariff { id currency summary elements { priceComponents { price } } }
       } }
     } }
   }
@@ -103,7 +104,7 @@ async def test_a_repeated_search_reuses_the_evse_subtrees_with_the_same_answer(
 
 @pytest.mark.parametrize(
     "change",
-    ["evse status", "connector power", "tariff price", "tariff unassigned"],
+    ["evse status", "connector power", "tariff price", "tariff price digits", "tariff unassigned"],
 )
 async def test_each_write_shows_in_the_next_search(
     graphql: GraphQLClient, session_factory: SessionFactory, built: list[int], change: str
@@ -123,8 +124,9 @@ async def test_each_write_shows_in_the_next_search(
             session_factory,
             sa.update(Connector).where(Connector.evse_id == target).values(max_electric_power=7400),
         )
-    elif change == "tariff price":
-        elements = [{"price_components": [{"type": "ENERGY", "price": "0.45", "step_size": 1}]}]
+    elif change.startswith("tariff price"):
+        price = "0.390" if change.endswith("digits") else "0.45"  # equal Decimal, other text
+        elements = [{"price_components": [{"type": "ENERGY", "price": price, "step_size": 1}]}]
         await _write(
             session_factory,
             sa.text("UPDATE tariff SET elements = :e WHERE id = :i").bindparams(
@@ -139,7 +141,8 @@ async def test_each_write_shows_in_the_next_search(
     changed = [key for key in shown if shown[key] != old[key]]
     target_id = global_id("Evse", target)
     # The tariff is shared by both EVSEs; every other write touches the target only.
-    assert changed == (list(shown) if change == "tariff price" else [target_id]), change
+    shared = change.startswith("tariff price")
+    assert changed == (list(shown) if shared else [target_id]), change
     connector = shown[target_id]["connectors"][0]
     if change == "evse status":
         assert shown[target_id]["status"] == "CHARGING"
@@ -147,6 +150,9 @@ async def test_each_write_shows_in_the_next_search(
         assert connector["maxElectricPowerKw"] == 7.4
     elif change == "tariff price":
         assert all(e["connectors"][0]["tariff"]["summary"] == "€0.45/kWh" for e in after["evses"])
+    elif change == "tariff price digits":
+        tariffs = [e["connectors"][0]["tariff"] for e in after["evses"]]
+        assert [t["elements"][0]["priceComponents"][0]["price"] for t in tariffs] == ["0.390"] * 2
     else:
         assert connector["tariff"] is None
 
