@@ -340,8 +340,17 @@ async def run_bare(args: argparse.Namespace) -> tuple[dict, dict]:  # type: igno
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.stations >= 2_000:
+        note(
+            f"{args.stations} stations: every one connects with an argon2 check and boots "
+            "(~30 ms of server CPU each), before and after the storm; at 10,000 this took "
+            "over 30 min per database on the shared 2-core machine (load 15-20)"
+        )
     bare_sat, bare_pace = await run_bare(args)
     emit(BENCH, "bare_paced_latency", bare_pace["latency_ms"]["p99"], "ms p99", **bare_pace)
+    # The baseline's saturation on its own line at once: a full-size run is long, and one
+    # stopped before the end still leaves it (`throughput` repeats it beside the app's).
+    emit(BENCH, "bare_throughput", bare_sat["msgs_per_s"], "msgs/s", **bare_sat)
     for kind in args.db.split(","):
         result = await run_app(kind, args)
         sat = result.pop("sat")
