@@ -238,7 +238,12 @@ class ChargenetExecutor(StrawberryGraphQLCoreExecutionContext):
                 parent_type, source, field_details_list, path, position_context
             )
         key = (selection, fingerprint)
-        found = self._subtrees.get(key)
+        try:
+            found = self._subtrees.get(key)
+        except TypeError:  # an unhashable value in the rows (say a JSON column): not kept
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
         if found is not None:
             return found[1]
         errors = len(self.collected_errors.errors)
