@@ -169,11 +169,15 @@ async def connect_and_boot(
             while True:
                 try:
                     await station.connect()
+                    # The server may drop a connection mid-boot too (under a storm uvicorn's
+                    # 20 s keepalive ping timed out): the charger reconnects and boots again.
+                    await station.boot()
                     break
                 except (OSError, TimeoutError, WebSocketException):
                     station.tally.connect_retries += 1
+                    with contextlib.suppress(OSError, TimeoutError, WebSocketException):
+                        await station.close()
                     await asyncio.sleep(0.5 + 1.5 * rng.random())  # a charger's back-off
-            await station.boot()
 
     cut_off = await _gather_bounded([one(s) for s in stations], timeout_s)
     if cut_off and strict:

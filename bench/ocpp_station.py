@@ -79,9 +79,9 @@ class Station:
         )
 
     async def close(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
-            self._ws = None
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
 
     def _stamp(self) -> str:
         return self._clock.isoformat().replace("+00:00", "Z")
