@@ -64,10 +64,10 @@ async def station_updated(
 class StationUpdatedSubscriptions:
     station_updated: AsyncGenerator[StationLiveState, None] = strawberry.subscription(
         resolver=station_updated,
-        description="The live state of the caller's stations at these locations (null: all "
-        "of them, including stations that join while subscribed), as complete snapshots: each station's current one "
-        "first, then one whenever its connectivity, an EVSE's status or a session starts or "
-        "ends, and at most one per second for power changes. Another organisation's location "
-        "is NOT_FOUND.",
+        description="The live state of the caller's stations at these locations (null: all of "
+        "them, including stations that join while subscribed), as complete snapshots: each "
+        "station's current one first, then one whenever its connectivity, an EVSE's status "
+        "or a session starts or ends, and at most one per second for power changes. Another "
+        "organisation's location is NOT_FOUND.",
         permission_classes=[IsOperator],
     )
