@@ -45,8 +45,9 @@ schema: install
 
 ## bench: every benchmark in quick mode (<= 3 min), one JSON object per figure; FULL=1: full sizes
 BENCH_MODE := $(if $(FULL),,--quick)
+FULL_NOTE := FULL=1: 10000 OCPP stations take 20-25 min per database on an idle 2-core machine and an hour or more on a shared one (docs/benchmarks.md: Full sizes)
 bench: install
-	@$(if $(FULL),echo 'FULL=1: 10,000 OCPP stations take 20-25 min per database on an idle 2-core machine, an hour or more on a shared one (docs/benchmarks.md, Full sizes)' >&2)
+	@$(if $(FULL),echo '$(FULL_NOTE)' >&2)
 	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@$(BIN)/python bench/loadmgmt.py $(BENCH_MODE) --json ../shared/loadmgmt/scenarios/*.json
 	@$(BIN)/python bench/pricing.py $(BENCH_MODE)
