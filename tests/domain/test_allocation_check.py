@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from app.domain.allocation import Constraint, EvseSpec, SessionDemand, compile_network
 from app.domain.allocation.allocator import _demands
-from app.domain.allocation.fill import _exceeded, _Fill, _fill_order, _proven_within, _squeeze
+from app.domain.allocation.fill import _exceeded, _Fill, _filled_state, _proven_within
 from app.domain.allocation.network import Network, _check_margin
 from tests.domain.test_allocation_trees import PERIOD_S, Problem, fleets
 
@@ -29,13 +29,7 @@ def filled(problem: Problem) -> tuple[Network, _Fill, list[int]]:
     evses, constraints, sessions, now = problem
     net = compile_network(evses, constraints)
     d = _demands(net, sessions, now=now, period_s=PERIOD_S)
-    state = _Fill(net, d)
-    order = _fill_order(net, d.order)
-    state.raise_all(order, d.on_track)
-    state.raise_all(order, d.cap)
-    if net.any_single_phase:
-        _squeeze(state)
-    return net, state, d.order
+    return net, _filled_state(net, d), d.order
 
 
 def from_scratch(net: Network, pilots: list[float]) -> list[float]:

@@ -168,15 +168,22 @@ def fill(net: Network, d: Demands) -> list[float]:
     """Pilots: every session on track first, then work-conserving, then the squeeze."""
     if not d.order:
         return [0.0] * len(net.evses)
+    state = _filled_state(net, d)
+    if not _proven_within(state):
+        _repair(net, state.pilots, d.order)
+    return state.pilots
+
+
+def _filled_state(net: Network, d: Demands) -> _Fill:
+    """The three passes of `fill`, before its final check (apart so that tests check the
+    state `fill` itself builds)."""
     state = _Fill(net, d)
     order = _fill_order(net, d.order)
     state.raise_all(order, d.on_track)
     state.raise_all(order, d.cap)
     if net.any_single_phase:
         _squeeze(state)
-    if not _proven_within(state):
-        _repair(net, state.pilots, d.order)
-    return state.pilots
+    return state
 
 
 def _proven_within(state: _Fill) -> bool:
