@@ -18,13 +18,11 @@ from app.domain import commands as domain
 from app.domain.commands import CommandStatus
 from app.domain.errors import InvalidInput
 from app.events import InProcessEventBus
-from app.ocpp.base import HandlerContext
 from app.ocpp.v16 import mapping as mapping16
-from app.ocpp.v16.handlers import StationHandlers16
 from app.ocpp.v201 import mapping as mapping201
-from app.ocpp.v201.handlers import StationHandlers201
 from app.services.commands import CommandKind, RemoteCommandStatus, command_topic
 from tests.factories import make_station
+from tests.ocpp.harness import handlers16, handlers201
 
 AT = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 V16, V201 = "1.6", "2.0.1"
@@ -173,14 +171,6 @@ def test_v201_get_variables_keeps_read_values_and_names_the_refused() -> None:
     assert outcome.detail["unknown_keys"] == ["Nope.X"]
 
 
-class Captured:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(json.loads(text))
-
-
 async def _job(
     session_factory: SessionFactory, station_id: str, kind: CommandKind
 ) -> tuple[str, int]:
@@ -209,18 +199,13 @@ async def _job(
         return command.id, job.id
 
 
-def _cp(cls: Any, session_factory: SessionFactory, station_id: str) -> tuple[Any, Captured, Any]:
-    connection, bus = Captured(), InProcessEventBus()
-    context = HandlerContext(session_factory=session_factory, bus=bus, heartbeat_interval_s=60)
-    return cls(station_id, connection, context, 5.0), connection, bus
-
-
 async def test_v16_firmware_notifications_move_the_newest_job_to_installed(
     session_factory: SessionFactory,
 ) -> None:
     await make_station(session_factory, station_id="CS-FW16")
     command_id, job_id = await _job(session_factory, "CS-FW16", CommandKind.UPDATE_FIRMWARE)
-    cp, connection, bus = _cp(StationHandlers16, session_factory, "CS-FW16")
+    bus = InProcessEventBus()
+    cp, connection = handlers16(session_factory, None, "CS-FW16", bus=bus)
     async with bus.subscribe(command_topic(command_id)) as events:
         await cp.route_message('[2,"a","FirmwareStatusNotification",{"status":"Downloading"}]')
         assert (await events.get())[1]["status"] == RemoteCommandStatus.ACCEPTED_PENDING
@@ -247,7 +232,7 @@ async def test_v201_log_notification_with_request_id_fails_the_upload(
 ) -> None:
     await make_station(session_factory, station_id="CS-LOG")
     command_id, job_id = await _job(session_factory, "CS-LOG", CommandKind.UPLOAD_DIAGNOSTICS)
-    cp, connection, _ = _cp(StationHandlers201, session_factory, "CS-LOG")
+    cp, connection = handlers201(session_factory, None, "CS-LOG")
     frame = ["Uploading", "UploadFailure"]
     for n, status in enumerate(frame):
         payload = {"status": status, "requestId": job_id}
@@ -267,7 +252,7 @@ async def test_a_notification_for_no_job_is_answered_and_changes_nothing(
     session_factory: SessionFactory,
 ) -> None:
     await make_station(session_factory, station_id="CS-IDLE")
-    cp, connection, _ = _cp(StationHandlers201, session_factory, "CS-IDLE")
+    cp, connection = handlers201(session_factory, None, "CS-IDLE")
     await cp.route_message(
         '[2,"x","FirmwareStatusNotification",{"status":"Installed","requestId":404}]'
     )
