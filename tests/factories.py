@@ -1,11 +1,17 @@
 """Builders for test data: `await make_station(session_factory, evses=2)`."""
 
 import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Connector, Evse, IdToken, Location
 from app.domain.enums import AuthorizationStatus, ConnectorStandard, PowerType
 from app.domain.id_tokens import canonical_uid
+from app.domain.metering import MeterReading
+from app.events import EventBus
+from app.services import tariffs, transactions
 from app.services.security import hash_password
 
 _counter = itertools.count(1)
@@ -17,6 +23,7 @@ async def make_location(
     name: str | None = None,
     latitude: float = 52.3702,
     longitude: float = 4.8952,
+    time_zone: str = "Europe/Amsterdam",
 ) -> Location:
     async with session_factory() as db:
         location = Location(
@@ -26,7 +33,7 @@ async def make_location(
             address="Damrak 1",
             city="Amsterdam",
             postal_code="1012 LG",
-            time_zone="Europe/Amsterdam",
+            time_zone=time_zone,
             opening_hours={"twentyfourseven": True},
         )
         db.add(location)
@@ -86,3 +93,49 @@ async def make_id_token(
         await db.commit()
         await db.refresh(token)
         return token
+
+
+async def make_priced_session(
+    session_factory: SessionFactory,
+    *,
+    bus: EventBus,
+    tariff_elements: list[dict[str, Any]],
+    started_at: datetime,
+    time_zone: str = "Europe/Amsterdam",
+    meter_start_wh: int = 1000,
+    readings: Sequence[MeterReading] = (),
+) -> tuple[str, str]:
+    """A session started at `started_at` on EVSE 1 of a new station at a new location in
+    `time_zone`, under a new EUR tariff (21 % VAT) of OCPI `tariff_elements`; `readings`, if
+    any, sent in one MeterValues (so priced). Returns (station id, transaction id)."""
+    location = await make_location(session_factory, time_zone=time_zone)
+    station = await make_station(session_factory, location=location)
+    tariff = await tariffs.create_tariff(
+        session_factory=session_factory,
+        name="priced",
+        currency="EUR",
+        vat_percent="21",
+        elements=tariff_elements,
+    )
+    await tariffs.assign_tariff(
+        session_factory=session_factory, tariff_id=tariff.id, station_ids=[station.id]
+    )
+    started = await transactions.start_session(
+        session_factory=session_factory,
+        bus=bus,
+        station_id=station.id,
+        ocpp_evse_id=1,
+        id_token=None,
+        meter_start_wh=meter_start_wh,
+        started_at=started_at,
+    )
+    if readings:
+        await transactions.record_meter_values(
+            session_factory=session_factory,
+            bus=bus,
+            station_id=station.id,
+            ocpp_evse_id=1,
+            transaction_id=started.transaction_id,
+            readings=tuple(readings),
+        )
+    return station.id, started.transaction_id

@@ -6,16 +6,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingSession, MeterSample
 from app.domain.metering import MeterReading, SampledValue
 from app.domain.tariffs import price_session
 from app.events import InProcessEventBus
-from app.services import live_cost, pricing, tariffs, transactions
+from app.services import live_cost, pricing, transactions
 from app.services.group_commit import GroupCommit
 from app.services.session_timeline import energy_samples, session_segments, to_periods
-from tests.factories import make_location, make_station
+from tests.factories import make_priced_session
 
 T0 = datetime(2026, 3, 2, 20, 40, tzinfo=UTC)  # 21:40 in Amsterdam: crosses the 22:00 rate
 ZONE = "Europe/Amsterdam"
@@ -47,34 +48,19 @@ def _phase(value: SampledValue) -> SampledValue:
     return SampledValue(value.measurand, value.value, value.unit, phase=f"L{value.phase}")
 
 
-async def start(session_factory: SessionFactory, bus: InProcessEventBus) -> tuple[str, str]:
-    location = await make_location(session_factory)
-    station = await make_station(session_factory, location=location)
-    row = await tariffs.create_tariff(
-        session_factory=session_factory,
-        name="night",
-        currency="EUR",
-        vat_percent="21",
-        elements=NIGHT_RATE,
-    )
-    await tariffs.assign_tariff(
-        session_factory=session_factory, tariff_id=row.id, station_ids=[station.id]
-    )
-    async with session_factory() as db:
-        stored = await db.get(type(location), location.id)
-        assert stored is not None
-        stored.time_zone = ZONE
-        await db.commit()
-    started = await transactions.start_session(
-        session_factory=session_factory,
+async def start(
+    session_factory: SessionFactory, bus: InProcessEventBus, *readings: MeterReading
+) -> tuple[str, str]:
+    """A session under `NIGHT_RATE` from T0 at 1000 Wh in `ZONE`, sent `readings` (in one
+    MeterValues) if any: (station id, transaction id)."""
+    return await make_priced_session(
+        session_factory,
         bus=bus,
-        station_id=station.id,
-        ocpp_evse_id=1,
-        id_token=None,
-        meter_start_wh=1000,
+        tariff_elements=NIGHT_RATE,
         started_at=T0,
+        time_zone=ZONE,
+        readings=readings,
     )
-    return station.id, started.transaction_id
 
 
 async def send(
@@ -101,6 +87,27 @@ async def full_price(session_factory: SessionFactory, tx: str) -> tuple[int, int
         segments = session_segments(session, await energy_samples(db, int(tx)))
         cost = price_session(tariff, to_periods(segments), time_zone=ZONE)
         return session.cost_incl_vat_minor or 0, cost.total_incl_vat
+
+
+async def priced_with_bogus_row(
+    session_factory: SessionFactory, bus: InProcessEventBus, db: AsyncSession
+) -> tuple[str, str, ChargingSession]:
+    """A session priced up to T0 + 1 min (1180 Wh); then, in `db` and not committed, a bogus
+    99,000 Wh register row at T0 + 2 min, priced in: (station id, transaction id, the session
+    as `db` holds it). For the tests that roll `db` back."""
+    first = readings_at(T0 + timedelta(minutes=1), 1180, 11_000, phases=False)
+    station, tx = await start(session_factory, bus, first)
+    session = await db.get(ChargingSession, int(tx))
+    assert session is not None
+    db.add(
+        MeterSample(
+            session_id=session.id, evse_id=session.evse_id, station_id=station,
+            sampled_at=T0 + timedelta(minutes=2), measurand="Energy.Active.Import.Register",
+            value=99_000.0, unit="Wh",
+        )
+    )  # fmt: skip
+    await pricing.update_live_cost(db, session)
+    return station, tx, session
 
 
 async def test_live_cost_equals_full_repricing_after_every_message(
@@ -156,30 +163,13 @@ async def test_a_rolled_back_message_leaves_nothing_in_the_running_state(
     session_factory: SessionFactory,
 ) -> None:
     bus = InProcessEventBus()
-    station, tx = await start(session_factory, bus)
-    await send(
-        session_factory,
-        bus,
-        station,
-        tx,
-        readings_at(T0 + timedelta(minutes=1), 1180, 11_000, phases=False),
-    )
     async with session_factory() as db:
-        session = await db.get(ChargingSession, int(tx))
-        assert session is not None
-        tariff_id = session.tariff_id
-        db.add(
-            MeterSample(
-                session_id=session.id, evse_id=session.evse_id, station_id=station,
-                sampled_at=T0 + timedelta(minutes=2), measurand="Energy.Active.Import.Register",
-                value=99_000.0, unit="Wh",
-            )
-        )  # fmt: skip
-        await pricing.update_live_cost(db, session)
+        station, tx, session = await priced_with_bogus_row(session_factory, bus, db)
+        key = (session.tariff_id, T0, 1000)
         assert session.cost_incl_vat_minor is not None
         assert session.cost_incl_vat_minor > 4000  # the bogus 98 kWh was priced in
         await db.rollback()
-    kept = live_cost.CACHE.get(int(tx), (tariff_id, T0, 1000))
+    kept = live_cost.CACHE.get(int(tx), key)
     assert kept is not None
     assert kept.last_row_at == T0 + timedelta(minutes=1)  # the rolled-back row is not in it
     await send(

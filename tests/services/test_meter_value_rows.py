@@ -10,9 +10,19 @@ from app.db.engine import SessionFactory
 from app.db.models import ChargingSession, MeterSample
 from app.domain.enums import SessionStatus
 from app.events import InProcessEventBus, topics
-from app.services import live_cost, live_sessions, pricing, transactions
+from app.services import live_cost, live_sessions, transactions
 from app.services.group_commit import GroupCommit
-from tests.services.test_live_cost import T0, full_price, readings_at, send, start
+from tests.services.test_live_cost import (
+    T0,
+    full_price,
+    priced_with_bogus_row,
+    readings_at,
+    send,
+    start,
+)
+
+#: 1900 Wh (900 Wh since the start) at 11 kW, five minutes in.
+AT_5_MIN = readings_at(T0 + timedelta(minutes=5), 1900, 11_000, phases=False)
 
 
 async def _session(session_factory: SessionFactory, tx: str) -> ChargingSession:
@@ -35,13 +45,7 @@ async def test_a_meter_value_writes_totals_cost_and_time_and_publishes_them(
     station, tx = await start(session_factory, bus)
     before = await _session(session_factory, tx)
     async with bus.subscribe(topics.session_updated(int(tx))) as events:
-        await send(
-            session_factory,
-            bus,
-            station,
-            tx,
-            readings_at(T0 + timedelta(minutes=5), 1900, 11_000, phases=False),
-        )
+        await send(session_factory, bus, station, tx, AT_5_MIN)
         async with asyncio.timeout(5):
             _, event = await events.get()
     after = await _session(session_factory, tx)
@@ -78,14 +82,7 @@ async def test_a_meter_value_after_the_stop_is_stored_and_changes_nothing(
     session_factory: SessionFactory,
 ) -> None:
     bus = InProcessEventBus()
-    station, tx = await start(session_factory, bus)
-    await send(
-        session_factory,
-        bus,
-        station,
-        tx,
-        readings_at(T0 + timedelta(minutes=5), 1900, 11_000, phases=False),
-    )
+    station, tx = await start(session_factory, bus, AT_5_MIN)
     await transactions.stop_session(
         session_factory=session_factory,
         bus=bus,
@@ -95,13 +92,8 @@ async def test_a_meter_value_after_the_stop_is_stored_and_changes_nothing(
         ended_at=T0 + timedelta(minutes=6),
     )
     stopped = await _session(session_factory, tx)
-    await send(
-        session_factory,
-        bus,
-        station,
-        tx,
-        readings_at(T0 + timedelta(minutes=7), 2500, 11_000, phases=False),
-    )
+    after_stop = readings_at(T0 + timedelta(minutes=7), 2500, 11_000, phases=False)
+    await send(session_factory, bus, station, tx, after_stop)
     late = await _session(session_factory, tx)
     assert late.status == SessionStatus.COMPLETED
     assert (late.energy_wh, late.power_w, late.cost_incl_vat_minor, late.updated_at) == (
@@ -130,7 +122,7 @@ async def test_a_meter_value_and_the_stop_in_one_batch_end_the_session_exactly(
                 station_id=station,
                 ocpp_evse_id=1,
                 transaction_id=tx,
-                readings=(readings_at(T0 + timedelta(minutes=5), 1900, 11_000, phases=False),),
+                readings=(AT_5_MIN,),
                 group=group,
             )
             stop = transactions.stop_session(
@@ -160,26 +152,9 @@ async def test_a_state_priced_in_a_rolled_back_transaction_is_not_kept_by_a_late
     session_factory: SessionFactory,
 ) -> None:
     bus = InProcessEventBus()
-    station, tx = await start(session_factory, bus)
-    await send(
-        session_factory,
-        bus,
-        station,
-        tx,
-        readings_at(T0 + timedelta(minutes=1), 1180, 11_000, phases=False),
-    )
     async with session_factory() as db:
-        session = await db.get(ChargingSession, int(tx))
-        assert session is not None
+        _, tx, session = await priced_with_bogus_row(session_factory, bus, db)
         key = (session.tariff_id, T0, 1000)
-        db.add(
-            MeterSample(
-                session_id=session.id, evse_id=session.evse_id, station_id=station,
-                sampled_at=T0 + timedelta(minutes=2), measurand="Energy.Active.Import.Register",
-                value=99_000.0, unit="Wh",
-            )
-        )  # fmt: skip
-        await pricing.update_live_cost(db, session)
         await db.rollback()
         await db.commit()  # the same database session commits again, with nothing priced
     kept = live_cost.CACHE.get(int(tx), key)
