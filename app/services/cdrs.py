@@ -12,28 +12,31 @@ hours, FLAT 1), plus the `price` (excl. VAT, per unit) and `vat` that billed it.
 
 import logging
 import secrets
+from collections.abc import Sequence
 from decimal import Decimal
 from itertools import groupby
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db.models import Cdr, ChargingSession, ChargingStation, Evse, IdToken
+from app.db.models import Cdr, ChargingSession, ChargingStation, Evse, IdToken, Location
+from app.db.models import MeterSample as SampleRow
 from app.db.models import Tariff as TariffRow
 from app.domain.enums import SessionStatus
 from app.domain.errors import InvalidInput
 from app.domain.id_tokens import canonical_uid
-from app.domain.tariffs import DimensionCost, SessionCost, TariffDimension
+from app.domain.tariffs import DimensionCost, SessionCost, TariffDimension, price_session
 from app.services.payments_settlement import mark_capture_pending
-from app.services.pricing import (
-    DEFAULT_CURRENCY,
-    attach_tariff,
-    session_cost,
-    update_live_cost,
+from app.services.pricing import DEFAULT_CURRENCY, attach_tariff, update_live_cost
+from app.services.session_timeline import (
+    Segment,
+    compact_periods,
+    energy_samples,
+    session_segments,
 )
-from app.services.session_timeline import Segment, energy_samples, session_segments
-from app.services.tariffs import tariff_snapshot
+from app.services.tariffs import tariff_from_row, tariff_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -118,43 +121,120 @@ def _seconds(segments: list[Segment], *, charging: bool) -> int:
     return round(sum((s.end - s.start).total_seconds() for s in segments if s.charging == charging))
 
 
+def _context_statement() -> Any:
+    """One row of what a CDR needs beside the session's samples: its EVSE's uid, station's
+    location and zone, the tariff :tariff_id, the driver of the token :token_uid, and the id
+    of a CDR already written. Every join is outer: a missing row leaves its columns None."""
+    session: Any = ChargingSession.__table__  # type: ignore[attr-defined]
+    evse: Any = Evse.__table__  # type: ignore[attr-defined]
+    station: Any = ChargingStation.__table__  # type: ignore[attr-defined]
+    location: Any = Location.__table__  # type: ignore[attr-defined]
+    tariff: Any = TariffRow.__table__  # type: ignore[attr-defined]
+    cdr: Any = Cdr.__table__  # type: ignore[attr-defined]
+    token: Any = IdToken.__table__  # type: ignore[attr-defined]
+    joined = (
+        session.outerjoin(evse, evse.c.id == session.c.evse_id)
+        .outerjoin(station, station.c.id == session.c.station_id)
+        .outerjoin(location, location.c.id == station.c.location_id)
+        .outerjoin(cdr, cdr.c.session_id == session.c.id)
+        .outerjoin(token, token.c.uid == sa.bindparam("token_uid", type_=token.c.uid.type))
+        .outerjoin(tariff, tariff.c.id == sa.bindparam("tariff_id", type_=tariff.c.id.type))
+    )
+    return (
+        sa.select(
+            evse.c.uid,
+            station.c.location_id,
+            location.c.time_zone,
+            cdr.c.id,
+            token.c.driver_id,
+            *(tariff.c[name] for name in _TARIFF_COLUMNS),
+        )
+        .select_from(joined)
+        .where(session.c.id == sa.bindparam("session_id"))
+    )
+
+
+_TARIFF_COLUMNS = tuple(TariffRow.model_fields)
+_CONTEXT = _context_statement()  # built once: every stop runs it
+
+
+def _tariff_row(values: Sequence[Any]) -> TariffRow | None:
+    """The tariff's columns as a (transient) row, None when the join found none."""
+    if values[0] is None:
+        return None
+    return TariffRow(**dict(zip(_TARIFF_COLUMNS, values, strict=True)))
+
+
+def _price(row: TariffRow, segments: list[Segment], zone: str) -> SessionCost | None:
+    """What `pricing.session_cost` gives, on the segments and zone the CDR has read."""
+    tariff = tariff_from_row(row)
+    if not segments:
+        return None
+    return price_session(tariff, compact_periods(tariff, segments, ZoneInfo(zone)), time_zone=zone)
+
+
 async def write_cdr(db: AsyncSession, session: ChargingSession) -> Cdr:
     """The CDR of a session just completed (`ended_at` set), added to `db`'s transaction.
 
     Sets the session's final `cost_incl_vat_minor` and `currency` to the CDR's. A session
     without a tariff gets a CDR at zero cost in the operator's default currency.
+
+    Reads its context in one statement and its samples in one more, without flushing: the
+    session's changes go in one UPDATE with the CDR's INSERT, at the caller's commit.
     """
     assert session.id is not None
     assert session.ended_at is not None
-    existing = (await db.exec(select(Cdr).where(Cdr.session_id == session.id))).first()
-    if existing is not None:
-        return existing
-    if session.currency is None:
+    for pending in db.new:  # written earlier in this transaction, not flushed yet
+        if isinstance(pending, Cdr) and pending.session_id == session.id:
+            return pending
+    if any(isinstance(obj, SampleRow) for obj in db.new):
+        await db.flush()  # samples added as objects must be in the query (Core inserts are)
+    with db.no_autoflush:
+        cdr, stored = await _stored_or_new_cdr(db, session)
+    if stored:
+        return cdr
+    db.add(cdr)
+    session.currency = cdr.currency
+    session.cost_incl_vat_minor = cdr.total_incl_vat_minor
+    await mark_capture_pending(db, session, cdr)  # the capture owed, durable with the CDR
+    return cdr
+
+
+async def _stored_or_new_cdr(db: AsyncSession, session: ChargingSession) -> tuple[Cdr, bool]:
+    """The CDR stored for `session` (True), else the one to add (False)."""
+    assert session.id is not None
+    assert session.ended_at is not None
+    token_uid = canonical_uid(session.id_token) if session.id_token else None
+    params = {"session_id": session.id, "tariff_id": session.tariff_id, "token_uid": token_uid}
+    found = (await (await db.connection()).execute(_CONTEXT, params)).first()
+    evse_uid, location_id, zone, cdr_id, token_driver_id, *tariff_values = (
+        found if found is not None else (None,) * (5 + len(_TARIFF_COLUMNS))
+    )
+    if cdr_id is not None:
+        stored = await db.get(Cdr, cdr_id)
+        assert stored is not None
+        return stored, True
+    tariff_row = _tariff_row(tariff_values)
+    if session.currency is None:  # no tariff attached yet (a session started another way)
         await attach_tariff(db, session)
-    await db.flush()  # the readings of the stop message must be in the samples
+        tariff_row = await db.get(TariffRow, session.tariff_id) if session.tariff_id else None
     ended_at = max(session.ended_at, session.started_at)
-    samples = await energy_samples(db, session.id)
-    segments = session_segments(session, samples, until=ended_at)
+    segments = session_segments(session, await energy_samples(db, session.id), until=ended_at)
     cost: SessionCost | None = None
-    try:
-        _, cost = await session_cost(db, session, until=ended_at)
-    except InvalidInput:
-        log.exception("cannot price session %s: its CDR is written at zero cost", session.id)
-    tariff_row = await db.get(TariffRow, session.tariff_id) if session.tariff_id else None
-    station = await db.get(ChargingStation, session.station_id)
-    evse = await db.get(Evse, session.evse_id)
-    driver_id = session.driver_id
-    if driver_id is None and session.id_token:
-        statement = select(IdToken).where(IdToken.uid == canonical_uid(session.id_token))
-        token = (await db.exec(statement)).first()
-        driver_id = token.driver_id if token is not None else None
+    if tariff_row is not None:
+        try:
+            cost = _price(tariff_row, segments, zone or "UTC")
+        except InvalidInput:
+            log.exception("cannot price session %s: its CDR is written at zero cost", session.id)
+    if session.driver_id is None:
+        session.driver_id = token_driver_id
     currency = cost.currency if cost else (session.currency or DEFAULT_CURRENCY)
     cdr = Cdr(
         session_id=session.id,
-        driver_id=driver_id,
-        location_id=station.location_id if station else None,
+        driver_id=session.driver_id,
+        location_id=location_id,
         station_id=session.station_id,
-        evse_uid=evse.uid if evse else str(session.evse_id),
+        evse_uid=evse_uid if evse_uid is not None else str(session.evse_id),
         id_token=session.id_token,
         started_at=session.started_at,
         ended_at=ended_at,
@@ -171,12 +251,7 @@ async def write_cdr(db: AsyncSession, session: ChargingSession) -> Cdr:
         stop_reason=session.stop_reason,
         receipt_token=secrets.token_urlsafe(24),
     )
-    db.add(cdr)
-    session.driver_id = driver_id
-    session.currency = currency
-    session.cost_incl_vat_minor = cdr.total_incl_vat_minor
-    await mark_capture_pending(db, session, cdr)  # the capture owed, durable with the CDR
-    return cdr
+    return cdr, False
 
 
 async def update_session_price(db: AsyncSession, session: ChargingSession) -> None:
