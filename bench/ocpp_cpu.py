@@ -21,7 +21,8 @@ import json
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import cProfile  # after the path fix: bench/profile.py would shadow the standar
 from sqlalchemy import event
 
 from bench.harness import TOKEN_UID, database, emit, machine, note, seed_network
-from bench.ocpp_station import POWER_W, SAMPLE_STEP, clock_origin
+from bench.ocpp_station import Call, SessionScript, clock_origin
 
 BENCH = "ocpp_cpu"
 
@@ -46,19 +47,14 @@ class _Captured:
         self.sent.append(json.loads(text))
 
 
-class _Station:
-    """One station's handlers and clock; `frame` builds its next CALL."""
+class _Station(SessionScript):
+    """One station's script, sent to its handlers with a captured send."""
 
-    def __init__(self, handlers: Any, captured: _Captured, clock: Any) -> None:
+    def __init__(self, handlers: Any, captured: _Captured, clock: datetime) -> None:
+        super().__init__(id_tag=TOKEN_UID, clock_start=clock)
         self.handlers = handlers
         self.captured = captured
-        self.clock = clock
-        self.register_wh = 0
-        self.transaction = 0
         self.ids = itertools.count(1)
-
-    def stamp(self) -> str:
-        return str(self.clock.isoformat().replace("+00:00", "Z"))
 
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         unique_id = str(next(self.ids))
@@ -70,49 +66,8 @@ class _Station:
         return result
 
 
-def _status(connector: int, status: str) -> Any:
-    def payload(s: _Station) -> tuple[str, dict[str, Any]]:
-        return "StatusNotification", {
-            "connectorId": connector,
-            "errorCode": "NoError",
-            "status": status,
-            "timestamp": s.stamp(),
-        }
-
-    return payload
-
-
-def _start(s: _Station) -> tuple[str, dict[str, Any]]:
-    return "StartTransaction", {
-        "connectorId": 1,
-        "idTag": TOKEN_UID,
-        "meterStart": s.register_wh,
-        "timestamp": s.stamp(),
-    }
-
-
-def _meter(s: _Station) -> tuple[str, dict[str, Any]]:
-    s.clock += SAMPLE_STEP
-    s.register_wh += POWER_W * 15 // 3600
-    sampled = [
-        {"value": str(s.register_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": str(POWER_W), "measurand": "Power.Active.Import", "unit": "W"},
-    ]
-    return "MeterValues", {
-        "connectorId": 1,
-        "transactionId": s.transaction,
-        "meterValue": [{"timestamp": s.stamp(), "sampledValue": sampled}],
-    }
-
-
-def _stop(s: _Station) -> tuple[str, dict[str, Any]]:
-    s.clock += timedelta(seconds=1)
-    return "StopTransaction", {
-        "transactionId": s.transaction,
-        "meterStop": s.register_wh,
-        "timestamp": s.stamp(),
-        "reason": "EVDisconnected",
-    }
+def _status(connector: int, status: str) -> Callable[[_Station], Call]:
+    return lambda s: s.status_notification(connector, status)
 
 
 async def run(kind: str, args: argparse.Namespace) -> None:
@@ -154,7 +109,9 @@ async def run(kind: str, args: argparse.Namespace) -> None:
         count: Counter[str] = Counter()
         profiler = cProfile.Profile(time.process_time) if args.cprofile else None
 
-        async def step(build: Any, *, measured: bool = True) -> list[dict[str, Any]]:
+        async def step(
+            build: Callable[[_Station], Call], *, measured: bool = True
+        ) -> list[dict[str, Any]]:
             frames = [build(s) for s in stations]
             action = frames[0][0]
             current[0] = action if measured else "-"
@@ -176,27 +133,20 @@ async def run(kind: str, args: argparse.Namespace) -> None:
             return answers
 
         try:
-            await step(
-                lambda s: (
-                    "BootNotification",
-                    {"chargePointVendor": "chargenet", "chargePointModel": "bench"},
-                ),
-                measured=False,
-            )
+            await step(_Station.boot_notification, measured=False)
             await step(_status(0, "Available"), measured=False)
             await step(_status(1, "Available"), measured=False)
             # One short session unmeasured first: statement caches and pools warm up.
             for session in range(args.sessions + 1):
                 measured = session > 0
                 await step(_status(1, "Preparing"), measured=measured)
-                for s, answer in zip(stations, await step(_start, measured=measured), strict=True):
-                    s.transaction = int(answer["transactionId"])
+                answers = await step(_Station.start_transaction, measured=measured)
+                for s, answer in zip(stations, answers, strict=True):
+                    s.started(answer)
                 await step(_status(1, "Charging"), measured=measured)
                 for _ in range(args.meters if measured else 3):
-                    await step(_meter, measured=measured)
-                await step(_stop, measured=measured)
-                for s in stations:
-                    s.clock += timedelta(seconds=1)
+                    await step(_Station.meter_values, measured=measured)
+                await step(_Station.stop_transaction, measured=measured)
                 await step(_status(1, "Available"), measured=measured)
         finally:
             await group.stop()

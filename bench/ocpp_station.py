@@ -18,6 +18,8 @@ from websockets.asyncio.client import ClientConnection, connect
 SAMPLE_STEP = timedelta(seconds=15)
 POWER_W = 7_000
 
+Call = tuple[str, dict[str, Any]]  # an OCPP CALL's action and payload
+
 
 @dataclass
 class Tally:
@@ -38,7 +40,80 @@ class Tally:
         self.error_samples.clear()
 
 
-class Station:
+class SessionScript:
+    """What a charger sends, as OCPP 1.6 CALLs built on its compressed clock: boot, status,
+    and sessions of StartTransaction, MeterValues (each 15 s later, the register 15 s of
+    POWER_W higher) and StopTransaction. Sending them is the subclass's: over a socket
+    (`Station`) or to the handlers directly (bench/ocpp_cpu.py)."""
+
+    def __init__(self, *, id_tag: str, clock_start: datetime) -> None:
+        self._id_tag = id_tag
+        self._clock = clock_start
+        self._register_wh = 0
+        self._transaction: int | None = None
+
+    def _stamp(self) -> str:
+        return self._clock.isoformat().replace("+00:00", "Z")
+
+    def boot_notification(self) -> Call:
+        return "BootNotification", {"chargePointVendor": "chargenet", "chargePointModel": "bench"}
+
+    def status_notification(self, connector: int, status: str) -> Call:
+        return "StatusNotification", {
+            "connectorId": connector,
+            "errorCode": "NoError",
+            "status": status,
+            "timestamp": self._stamp(),
+        }
+
+    def start_transaction(self) -> Call:
+        return "StartTransaction", {
+            "connectorId": 1,
+            "idTag": self._id_tag,
+            "meterStart": self._register_wh,
+            "timestamp": self._stamp(),
+        }
+
+    def started(self, answer: dict[str, Any]) -> None:
+        """Keep the transaction id of StartTransaction's `answer` for the session's calls."""
+        self._transaction = int(answer.get("transactionId", 0))
+
+    def meter_values(self) -> Call:
+        self._clock += SAMPLE_STEP
+        self._register_wh += POWER_W * 15 // 3600
+        sampled = [
+            {
+                "value": str(self._register_wh),
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "Wh",
+            },
+            {"value": str(POWER_W), "measurand": "Power.Active.Import", "unit": "W"},
+        ]
+        return "MeterValues", {
+            "connectorId": 1,
+            "transactionId": self._transaction,
+            "meterValue": [{"timestamp": self._stamp(), "sampledValue": sampled}],
+        }
+
+    def stop_transaction(self) -> Call:
+        """StopTransaction a second after the last call; the session ends and the clock moves
+        another second, for the status that follows."""
+        self._clock += timedelta(seconds=1)
+        call = (
+            "StopTransaction",
+            {
+                "transactionId": self._transaction,
+                "meterStop": self._register_wh,
+                "timestamp": self._stamp(),
+                "reason": "EVDisconnected",
+            },
+        )
+        self._transaction = None
+        self._clock += timedelta(seconds=1)
+        return call
+
+
+class Station(SessionScript):
     """One simulated charger. `run(until)` drives its script until the monotonic deadline."""
 
     def __init__(
@@ -52,17 +127,14 @@ class Station:
         meters_per_session: int,
         clock_start: datetime,
     ) -> None:
+        super().__init__(id_tag=id_tag, clock_start=clock_start)
         self.url = f"{url}/{station_id}"
         self.station_id = station_id
         self._auth = auth
-        self._id_tag = id_tag
         self.tally = tally
         self._meters_per_session = meters_per_session
         self._ids = itertools.count(1)
         self._ws: ClientConnection | None = None
-        self._clock = clock_start
-        self._register_wh = 0
-        self._transaction: int | None = None
         self._meters_left = 0
         self._last_heartbeat = 0.0
 
@@ -82,9 +154,6 @@ class Station:
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
-
-    def _stamp(self) -> str:
-        return self._clock.isoformat().replace("+00:00", "Z")
 
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         assert self._ws is not None
@@ -112,80 +181,27 @@ class Station:
         return result
 
     async def boot(self) -> None:
-        await self.call(
-            "BootNotification", {"chargePointVendor": "chargenet", "chargePointModel": "bench"}
-        )
+        await self.call(*self.boot_notification())
         for connector in (0, 1):
             await self.status(connector, "Available")
 
     async def status(self, connector: int, status: str) -> None:
-        payload = {
-            "connectorId": connector,
-            "errorCode": "NoError",
-            "status": status,
-            "timestamp": self._stamp(),
-        }
-        await self.call("StatusNotification", payload)
+        await self.call(*self.status_notification(connector, status))
 
     async def _step(self) -> None:
         """One message of the script (or a short burst around a session start/stop)."""
         if self._transaction is None:
             await self.status(1, "Preparing")
-            answer = await self.call(
-                "StartTransaction",
-                {
-                    "connectorId": 1,
-                    "idTag": self._id_tag,
-                    "meterStart": self._register_wh,
-                    "timestamp": self._stamp(),
-                },
-            )
-            self._transaction = int(answer.get("transactionId", 0))
+            self.started(await self.call(*self.start_transaction()))
             self._meters_left = self._meters_per_session
             await self.status(1, "Charging")
             return
         if self._meters_left > 0:
-            self._clock += SAMPLE_STEP
-            self._register_wh += POWER_W * 15 // 3600
-            await self.call(
-                "MeterValues",
-                {
-                    "connectorId": 1,
-                    "transactionId": self._transaction,
-                    "meterValue": [
-                        {
-                            "timestamp": self._stamp(),
-                            "sampledValue": [
-                                {
-                                    "value": str(self._register_wh),
-                                    "measurand": "Energy.Active.Import.Register",
-                                    "unit": "Wh",
-                                },
-                                {
-                                    "value": str(POWER_W),
-                                    "measurand": "Power.Active.Import",
-                                    "unit": "W",
-                                },
-                            ],
-                        }
-                    ],
-                },
-            )
+            await self.call(*self.meter_values())
             self.tally.meter_values += 1
             self._meters_left -= 1
             return
-        self._clock += timedelta(seconds=1)
-        await self.call(
-            "StopTransaction",
-            {
-                "transactionId": self._transaction,
-                "meterStop": self._register_wh,
-                "timestamp": self._stamp(),
-                "reason": "EVDisconnected",
-            },
-        )
-        self._transaction = None
-        self._clock += timedelta(seconds=1)
+        await self.call(*self.stop_transaction())
         await self.status(1, "Available")
 
     async def run(
