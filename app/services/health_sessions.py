@@ -14,14 +14,26 @@ from app.domain.enums import EvseStatus, SessionStatus
 from app.events import EventBus
 from app.services import alerts
 from app.services.alerts import Event
-from app.services.health import HealthThresholds, Key, sync_condition
+from app.services.health import (
+    WRITE_BATCH,
+    HealthThresholds,
+    Key,
+    WriteTurn,
+    no_turn,
+    sync_condition,
+)
 
 REGISTER = "Energy.Active.Import.Register"
 FAILED_START_STATUSES = ("REJECTED", "TIMEOUT", "FAILED")
 
 
 async def check_sessions(
-    *, session_factory: SessionFactory, bus: EventBus, now: datetime, thresholds: HealthThresholds
+    *,
+    session_factory: SessionFactory,
+    bus: EventBus,
+    now: datetime,
+    thresholds: HealthThresholds,
+    write_turn: WriteTurn = no_turn,
 ) -> list[Event]:
     """Alerts for silent sessions, unclosed transactions and EVSEs that keep failing to start."""
     silent_before = now - timedelta(seconds=thresholds.meter_silence_s)
@@ -30,16 +42,16 @@ async def check_sessions(
     failures_since = now - timedelta(seconds=thresholds.failed_start_window_s)
     last_meter = func.coalesce(ChargingSession.last_meter_at, ChargingSession.started_at)
     async with session_factory() as db:
-        active = ChargingSession.status == SessionStatus.ACTIVE
+        is_active = ChargingSession.status == SessionStatus.ACTIVE
         silent = (
-            await db.exec(select(ChargingSession).where(active, last_meter < silent_before))
+            await db.exec(select(ChargingSession).where(is_active, last_meter < silent_before))
         ).all()
         unclosed = (
             await db.exec(
                 select(ChargingSession)
                 .join(Evse, col(Evse.id) == col(ChargingSession.evse_id))
                 .where(
-                    active,
+                    is_active,
                     or_(
                         col(ChargingSession.started_at) < too_old,
                         (col(Evse.status) == EvseStatus.AVAILABLE)
@@ -78,28 +90,25 @@ async def check_sessions(
             ).one()
             if not started_since:  # a session that started after the failures clears it
                 failing[key] = f"{len(times)} failed remote starts since {min(times).isoformat()}"
-        events = await sync_condition(
-            db, code=AlertCode.NO_METER_VALUES, severity=AlertSeverity.MINOR, now=now,
-            active={
-                (s.station_id, s.evse_id): f"session {s.id} (transaction {s.transaction_id}): "
-                f"no meter values since {(s.last_meter_at or s.started_at).isoformat()}"
-                for s in silent
-            },
-        )  # fmt: skip
+    conditions: list[tuple[str, AlertSeverity, dict[Key, str]]] = [
+        (AlertCode.NO_METER_VALUES, AlertSeverity.MINOR, {
+            (s.station_id, s.evse_id): f"session {s.id} (transaction {s.transaction_id}): "
+            f"no meter values since {(s.last_meter_at or s.started_at).isoformat()}"
+            for s in silent
+        }),
+        (AlertCode.TRANSACTION_NOT_CLOSED, AlertSeverity.MINOR, {
+            (s.station_id, s.evse_id): f"transaction {s.transaction_id} open since "
+            f"{s.started_at.isoformat()}"
+            for s in unclosed
+        }),
+        (AlertCode.REPEATED_FAILED_STARTS, AlertSeverity.MAJOR, failing),
+    ]  # fmt: skip
+    events: list[Event] = []
+    for code, severity, active in conditions:  # each reads its live alerts, writes in batches
         events += await sync_condition(
-            db, code=AlertCode.TRANSACTION_NOT_CLOSED, severity=AlertSeverity.MINOR, now=now,
-            active={
-                (s.station_id, s.evse_id): f"transaction {s.transaction_id} open since "
-                f"{s.started_at.isoformat()}"
-                for s in unclosed
-            },
+            session_factory=session_factory, bus=bus, code=code, severity=severity,
+            active=active, now=now, write_turn=write_turn,
         )  # fmt: skip
-        events += await sync_condition(
-            db, code=AlertCode.REPEATED_FAILED_STARTS, severity=AlertSeverity.MAJOR, now=now,
-            active=failing,
-        )  # fmt: skip
-        await db.commit()
-    await alerts.publish(bus, events)
     return events
 
 
@@ -113,8 +122,17 @@ class RegisterWatch:
     last_wh: dict[int, float] = field(default_factory=dict)
 
     async def check(
-        self, *, session_factory: SessionFactory, bus: EventBus, now: datetime
+        self,
+        *,
+        session_factory: SessionFactory,
+        bus: EventBus,
+        now: datetime,
+        write_turn: WriteTurn = no_turn,
     ) -> list[Event]:
+        """Read the new samples, then raise an alert per backwards reading, WRITE_BATCH
+        alerts per transaction. The watch's position (last sample id and values) moves only
+        as far as the committed alerts: a pass that fails part-way reads the rest again next
+        time and counts no occurrence twice."""
         async with session_factory() as db:
             rows = (
                 await db.exec(
@@ -129,24 +147,6 @@ class RegisterWatch:
                     .limit(10_000)
                 )
             ).all()
-            events: list[Event] = []
-            for sample, evse_id, transaction_id in rows:
-                assert sample.id is not None
-                assert sample.session_id is not None
-                self.last_sample_id = max(self.last_sample_id, sample.id)
-                wh = sample.value * (1000.0 if sample.unit.lower() == "kwh" else 1.0)
-                previous = self.last_wh.get(sample.session_id)
-                self.last_wh[sample.session_id] = wh
-                if previous is None or wh >= previous:
-                    continue
-                raised = await alerts.raise_alert(
-                    db, station_id=sample.station_id, evse_id=evse_id,
-                    code=AlertCode.METER_REGISTER_BACKWARDS, severity=AlertSeverity.MAJOR,
-                    source=AlertSource.MONITOR, at=sample.sampled_at,
-                    info=f"transaction {transaction_id}: register {previous:.0f} Wh → {wh:.0f} Wh",
-                )  # fmt: skip
-                if raised is not None:
-                    events.append(raised)
             active_ids = set(
                 (
                     await db.exec(
@@ -156,8 +156,63 @@ class RegisterWatch:
                     )
                 ).all()
             )
+        last_id, last_wh = self.last_sample_id, dict(self.last_wh)
+        batches: list[list[_Backwards]] = [[]]
+        checkpoints: list[tuple[int, dict[int, float]]] = []
+        for sample, evse_id, transaction_id in rows:
+            assert sample.id is not None
+            assert sample.session_id is not None
+            last_id = max(last_id, sample.id)
+            wh = sample.value * (1000.0 if sample.unit.lower() == "kwh" else 1.0)
+            previous = last_wh.get(sample.session_id)
+            last_wh[sample.session_id] = wh
+            if previous is None or wh >= previous:
+                continue
+            batches[-1].append(
+                _Backwards(
+                    sample.station_id, evse_id, sample.sampled_at,
+                    f"transaction {transaction_id}: register {previous:.0f} Wh → {wh:.0f} Wh",
+                )
+            )  # fmt: skip
+            if len(batches[-1]) == WRITE_BATCH:
+                checkpoints.append((last_id, dict(last_wh)))
+                batches.append([])
+        events: list[Event] = []
+        for batch, (checkpoint_id, checkpoint_wh) in zip(batches, checkpoints, strict=False):
+            events += await self._raise(batch, session_factory, bus, write_turn)
+            self.last_sample_id, self.last_wh = checkpoint_id, checkpoint_wh
+        if batches[-1]:  # the last, partial batch (full ones were done above)
+            events += await self._raise(batches[-1], session_factory, bus, write_turn)
+        self.last_sample_id = last_id
+        # Finished sessions: forget them.
+        self.last_wh = {sid: wh for sid, wh in last_wh.items() if sid in active_ids}
+        return events
+
+    @staticmethod
+    async def _raise(
+        batch: list["_Backwards"], session_factory: SessionFactory, bus: EventBus,
+        write_turn: WriteTurn,
+    ) -> list[Event]:  # fmt: skip
+        events: list[Event] = []
+        async with write_turn(), session_factory() as db:
+            for found in batch:
+                raised = await alerts.raise_alert(
+                    db, station_id=found.station_id, evse_id=found.evse_id,
+                    code=AlertCode.METER_REGISTER_BACKWARDS, severity=AlertSeverity.MAJOR,
+                    source=AlertSource.MONITOR, at=found.sampled_at, info=found.info,
+                )  # fmt: skip
+                if raised is not None:
+                    events.append(raised)
             await db.commit()
-        for session_id in set(self.last_wh) - active_ids:  # finished sessions: forget them
-            del self.last_wh[session_id]
         await alerts.publish(bus, events)
         return events
+
+
+@dataclass(frozen=True, slots=True)
+class _Backwards:
+    """A register reading below the session's previous one."""
+
+    station_id: str
+    evse_id: int
+    sampled_at: datetime
+    info: str

@@ -11,13 +11,15 @@ log = logging.getLogger(__name__)
 
 
 class PeriodicTask(ABC):
-    """`async with` runs `run_pass` at once and then every `interval_s` in a task of its own;
-    leaving cancels it. A failed pass is logged with its traceback and the next one runs on
-    schedule (a loop top: one bad pass must not end the work for good). `wake()` starts the
-    next pass now instead of at the end of the interval.
+    """`async with` runs `run_pass` at once (unless `first_pass_at_start` is False) and then
+    every `interval_s` in a task of its own; leaving cancels it. A failed pass is logged with
+    its traceback and the next one runs on schedule (a loop top: one bad pass must not end the
+    work for good). `wake()` starts the next pass now instead of at the end of the interval.
     """
 
     task_name: ClassVar[str] = "periodic task"
+    first_pass_at_start: ClassVar[bool] = True
+    """False: the first pass comes one interval (or a `wake()`) after start, not at once."""
 
     def __init__(self, *, interval_s: float) -> None:
         self.interval_s = interval_s
@@ -35,16 +37,22 @@ class PeriodicTask(ABC):
         self._wake.set()
 
     async def _run(self) -> None:
+        if not self.first_pass_at_start:
+            await self._wait()
         while True:
             try:
                 await self.run_pass()
             except Exception:  # loop top: the next pass tries again
                 log.exception("%s failed", self.task_name)
             self.after_pass()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval_s):
-                    await self._wake.wait()
-            self._wake.clear()
+            await self._wait()
+
+    async def _wait(self) -> None:
+        """Until the interval is over or `wake()` is called."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.interval_s):
+                await self._wake.wait()
+        self._wake.clear()
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name=self.task_name)

@@ -85,6 +85,7 @@ def settings(database_url: str, receiver: Receiver) -> Settings:
         alert_webhook_url=receiver.url,
         alert_webhook_secret=SECRET,
         alert_webhook_backoff_s=0.01,
+        health_check_interval_s=3600,  # no monitor pass behind the test's back
     )
 
 
