@@ -36,19 +36,20 @@ def recorded(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
-def _kinds(statements: list[str]) -> list[str]:
-    """'SELECT meter_sample', 'UPDATE charging_session', ...: verb and main table."""
-    kinds = []
+def kinds(statements: list[str]) -> list[str]:
+    """'SELECT meter_sample', 'UPDATE charging_session', ...: the verb and the table (of a
+    SELECT's first column)."""
+    out = []
     for statement in statements:
-        verb = statement.split(" ")[0]
+        verb, first, rest = statement.split(" ", 2)
         if verb == "SELECT":
-            table = statement.split(" FROM ", 1)[1].split(" ")[0]
+            table = first.split(".")[0]
         elif verb == "INSERT":
-            table = statement.split(" ")[2]
+            table = rest.split(" ")[0]
         else:
-            table = statement.split(" ")[1]
-        kinds.append(f"{verb} {table}")
-    return kinds
+            table = first
+        out.append(f"{verb} {table}")
+    return out
 
 
 async def _charged(session_factory: SessionFactory, *, token: str | None) -> tuple[str, str]:
@@ -97,10 +98,10 @@ async def test_a_stop_reads_each_thing_once_and_writes_the_session_once(
     # The session; its EVSE, location, tariff, token and any CDR in one read; its samples;
     # the CDR; the session's end and price in one UPDATE (the payment's read when it has a
     # driver belongs to the settlement).
-    assert sorted(_kinds(statements)) == sorted(
+    assert sorted(kinds(statements)) == sorted(
         [
             "SELECT charging_session",
-            "SELECT charging_session",
+            "SELECT evse",
             "SELECT meter_sample",
             "INSERT cdr",
             "UPDATE charging_session",
