@@ -8,6 +8,7 @@ from app.db.engine import SessionFactory
 from app.db.models import ChargingStation, Operator, Tariff
 from app.domain.access import OperatorRole
 from app.domain.enums import IdTokenType
+from app.events import EventBus
 from app.services.operators import create_operator_user
 from app.services.provisioning import (
     ConnectorSpec,
@@ -91,8 +92,11 @@ async def create_demo_tariffs(
     return ac, dc
 
 
-async def seed_demo_network(*, session_factory: SessionFactory) -> list[str]:
-    """Create the demo network once; running it again changes nothing. Returns the station ids."""
+async def seed_demo_network(
+    *, session_factory: SessionFactory, bus: EventBus | None = None
+) -> list[str]:
+    """Create the demo network once; running it again changes nothing. Returns the station ids.
+    Given a `bus`, each new station is announced on it (`provisioning.create_station`)."""
     async with session_factory() as db:
         operator = (await db.exec(select(Operator).where(Operator.name == DEMO_OPERATOR))).first()
         if operator is not None:
@@ -129,6 +133,7 @@ async def seed_demo_network(*, session_factory: SessionFactory) -> list[str]:
                 location_id=location.id,
                 evses=2,
                 connector=spec,
+                bus=bus,
             )
             station_ids.append(station_id)
             await assign_tariff(

@@ -16,6 +16,7 @@ from app.domain.enums import (
 )
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.id_tokens import canonical_uid
+from app.events import EventBus, topics
 from app.services.security import hash_password
 
 
@@ -92,11 +93,13 @@ async def create_station(
     location_id: int | None,
     evses: int = 1,
     connector: ConnectorSpec | None = None,
+    bus: EventBus | None = None,
 ) -> ChargingStation:
     """Provision a station with `evses` EVSEs of one connector each.
 
     `password` is the OCPP Basic-auth password (stored as an argon2 hash); OCPP 2.0.1 asks for
-    16 to 40 characters, so shorter ones are refused.
+    16 to 40 characters, so shorter ones are refused. Given a `bus`, `StationAdded` goes out on
+    `topics.ALL_STATIONS` after the commit, so whole-network views follow the station at once.
     """
     if not station_id or len(station_id) > 48 or any(c in station_id for c in "/?#% "):
         raise InvalidInput(
@@ -138,7 +141,12 @@ async def create_station(
             )
         await db.commit()
         await db.refresh(station)
-        return station
+    if bus is not None:
+        await bus.publish(
+            topics.ALL_STATIONS,
+            topics.station_added_event(station_id=station_id, location_id=location_id),
+        )
+    return station
 
 
 async def create_id_token(

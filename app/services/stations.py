@@ -48,16 +48,26 @@ async def get_credentials(
         return StationCredentials(station.id, station.password_hash, station.registration_status)
 
 
-async def register_pending_station(*, session_factory: SessionFactory, station_id: str) -> None:
-    """Create an unknown station as PENDING (an operator accepts it later). Idempotent."""
+async def register_pending_station(
+    *, session_factory: SessionFactory, station_id: str, bus: EventBus | None = None
+) -> bool:
+    """Create an unknown station as PENDING (an operator accepts it later). Idempotent: True
+    only for the call that created it, which (given a `bus`) announces it on
+    `topics.ALL_STATIONS` after the commit."""
     async with session_factory() as db:
         if await db.get(ChargingStation, station_id) is not None:
-            return
+            return False
         db.add(ChargingStation(id=station_id, registration_status=RegistrationStatus.PENDING))
         try:
             await db.commit()
         except IntegrityError:  # a concurrent connection created it first
             await db.rollback()
+            return False
+    if bus is not None:
+        await bus.publish(
+            topics.ALL_STATIONS, topics.station_added_event(station_id=station_id, location_id=None)
+        )
+    return True
 
 
 async def _station(db: AsyncSession, station_id: str) -> ChargingStation:

@@ -16,6 +16,7 @@ from app.domain.enums import EvseStatus
 from app.events import InProcessEventBus, topics
 from app.services import availability, station_live
 from app.services.alerts import OperatorScope
+from app.services.provisioning import create_station as create_station_row
 from app.services.station_feed import station_changes
 from app.simulator import SimulationConfig, create_station
 from tests.access_builders import make_operator, make_operator_user, operator_bearer
@@ -151,3 +152,26 @@ async def test_the_network_map_shows_a_charger_that_connects_for_the_first_time(
             after = await map_b.get()
         assert (after["identity"], after["evses"][0]["status"]) == ("B-0001", "OUTOFORDER")
         assert map_b.empty()
+
+
+@pytest.mark.e2e
+async def test_the_network_map_shows_a_station_provisioned_while_it_is_open(
+    live_server: LiveServer, subscribed: asyncio.Queue[set[str]]
+) -> None:
+    factory, tokens = live_server.runtime.session_factory, live_server.runtime.tokens
+    viewer = await make_operator_user(factory, role=OperatorRole.VIEWER)
+    site = await owned_location(factory, viewer.operator_id)
+    async with AsyncExitStack() as stack:
+        network = await listen(live_server, operator_bearer(tokens, viewer), STATION_UPDATED,
+                               stack, ids=None)  # fmt: skip
+        async with asyncio.timeout(20):  # until the feed listens for stations that join
+            while topics.ALL_STATIONS not in await subscribed.get():
+                pass
+        # Provisioned through the service with the app's bus; no charger ever connects.
+        await create_station_row(
+            session_factory=factory, station_id="PROV-0001", password=None,
+            location_id=site.id, evses=2, bus=live_server.runtime.bus,
+        )  # fmt: skip
+        seen = await until(network, lambda snapshot: snapshot["identity"] == "PROV-0001")
+    assert seen["online"] is False
+    assert [evse["evse"]["uid"] for evse in seen["evses"]] == ["PROV-0001*1", "PROV-0001*2"]
