@@ -77,7 +77,9 @@ class OcppServer:
         self._bus = bus
         self.group = GroupCommit(session_factory=session_factory)
         self.message_log = MessageLogWriter(
-            session_factory=session_factory, write_turn=self.group.write_turn
+            session_factory=session_factory,
+            write_turn=self.group.write_turn,
+            max_pending=settings.ocpp_message_log_max_pending,
         )
         install_log_filter()  # the `ocpp` package logs raw frames: keep passwords out
         self.failures: FailureStore = failures or InMemoryFailureStore(

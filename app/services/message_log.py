@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from app.db.engine import SessionFactory
@@ -64,6 +65,16 @@ async def write_frames(*, session_factory: SessionFactory, frames: Sequence[Logg
     station's `last_message_at` to its newest inbound frame (one UPDATE per station)."""
     if not frames:
         return
+    async with session_factory() as db:
+        await write_frames_on(await db.connection(), frames)
+        await db.commit()
+
+
+async def write_frames_on(conn: AsyncConnection, frames: Sequence[LoggedFrame]) -> None:
+    """`write_frames` on a connection the caller holds (and commits): a writer with a
+    backlog keeps one connection instead of queueing at the pool again for every batch."""
+    if not frames:
+        return
     rows = [
         {
             "station_id": frame.station_id[:48],
@@ -78,12 +89,10 @@ async def write_frames(*, session_factory: SessionFactory, frames: Sequence[Logg
         }
         for frame in frames
     ]
-    async with session_factory() as db:
-        await db.exec(sa.insert(OcppMessageLog), params=rows)
-        touched = _last_inbound(frames)
-        if touched:
-            await db.exec(_TOUCH, params=touched)
-        await db.commit()
+    await conn.execute(sa.insert(OcppMessageLog), rows)
+    touched = _last_inbound(frames)
+    if touched:
+        await conn.execute(_TOUCH, touched)
 
 
 async def purge_frames(*, session_factory: SessionFactory, older_than: datetime) -> int:
