@@ -3,7 +3,8 @@ open alerts and live subscriptions. One registry per app (tests build many apps)
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -13,6 +14,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,6 +28,36 @@ MAX_PENDING_CALLS = 10_000  # CALLs awaiting an answer we time; unanswered ones 
 MAX_ACTIONS = 200  # stations choose action names: bound the label values
 
 
+class LogCounts(Protocol):
+    """What the OCPP message log's writer counts (app.ocpp.message_log.MessageLogWriter)."""
+
+    @property
+    def written(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+
+class _MessageLogCollector(Collector):
+    """The writer's own counts, read at scrape time (it keeps them as plain ints)."""
+
+    def __init__(self, counts: LogCounts) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "chargenet_ocpp_message_log_written",
+            "OCPP frames written to the message log.",
+            value=self._counts.written,
+        )
+        yield CounterMetricFamily(
+            "chargenet_ocpp_message_log_dropped",
+            "OCPP frames the message log dropped: refused by the database, or the oldest "
+            "past OCPP_MESSAGE_LOG_MAX_PENDING unwritten.",
+            value=self._counts.dropped,
+        )
+
+
 class Metrics:
     """Holds the collectors; `observe_frame` is hooked into the OCPP message log (every frame
     in and out passes it once), so the hot path costs a few dict operations per frame."""
@@ -35,9 +68,12 @@ class Metrics:
         session_factory: SessionFactory,
         stations_connected: Callable[[], int],
         active_subscriptions: Callable[[], int],
+        message_log: LogCounts | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self._session_factory = session_factory
+        if message_log is not None:
+            self.registry.register(_MessageLogCollector(message_log))
         Gauge(
             "chargenet_stations_connected",
             "Stations with an open OCPP WebSocket on this instance.",

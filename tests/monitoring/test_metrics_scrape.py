@@ -11,10 +11,14 @@ import httpx
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.db.engine import SessionFactory
 from app.domain.access import OperatorRole
 from app.domain.commands import CommandStatus, Reset, TriggerMessage
+from app.monitoring.metrics import Metrics
+from app.ocpp.message_log import MessageLogWriter
 from app.services.alerts import ALERTS_TOPIC
 from tests.access_builders import make_operator_user, operator_bearer, own_network
 from tests.conftest import LiveServer
@@ -122,3 +126,21 @@ async def test_every_named_metric_exists_and_moves(
     )  # fmt: skip
     subscriptions = "chargenet_graphql_subscriptions_active"
     assert (value(before, subscriptions), value(during, subscriptions)) == (0, 1)
+
+
+async def test_the_message_log_writer_counts_are_counters(session_factory: SessionFactory) -> None:
+    writer = MessageLogWriter(session_factory=session_factory)
+    metrics = Metrics(
+        session_factory=session_factory,
+        stations_connected=lambda: 0,
+        active_subscriptions=lambda: 0,
+        message_log=writer,
+    )
+    writer.written, writer.dropped = 12, 3
+    samples: Samples = {}
+    for family in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
+        assert family.type == "counter" or not family.name.startswith("chargenet_ocpp_message_log")
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    assert value(samples, "chargenet_ocpp_message_log_written_total") == 12
+    assert value(samples, "chargenet_ocpp_message_log_dropped_total") == 3
