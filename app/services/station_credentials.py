@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import col, select, update
 
 from app.db.engine import SessionFactory
@@ -74,21 +75,33 @@ def _valid(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is not None and expires_at > now
 
 
+# Every handshake reads these: five columns by Core, not the whole station as an ORM object.
+_SECRETS = sa.select(
+    col(ChargingStation.password_hash),
+    col(ChargingStation.next_password_hash),
+    col(ChargingStation.next_password_expires_at),
+    col(ChargingStation.previous_password_hash),
+    col(ChargingStation.previous_password_expires_at),
+).where(col(ChargingStation.id) == sa.bindparam("station_id"))
+
+
 async def get_secrets(
     *, session_factory: SessionFactory, station_id: str, now: datetime
 ) -> StationSecrets | None:
     """None when the station is unknown; no hashes when it has no password."""
     async with session_factory() as db:
-        station = await db.get(ChargingStation, station_id)
-    if station is None:
+        conn = await db.connection()
+        row = (await conn.execute(_SECRETS, {"station_id": station_id})).first()
+    if row is None:
         return None
+    current, next_hash, next_expires_at, previous, previous_expires_at = row
     hashes: list[tuple[PasswordRole, str]] = []
-    if station.password_hash:
-        hashes.append((PasswordRole.CURRENT, station.password_hash))
-    if station.next_password_hash and _valid(station.next_password_expires_at, now):
-        hashes.append((PasswordRole.NEXT, station.next_password_hash))
-    if station.previous_password_hash and _valid(station.previous_password_expires_at, now):
-        hashes.append((PasswordRole.PREVIOUS, station.previous_password_hash))
+    if current:
+        hashes.append((PasswordRole.CURRENT, current))
+    if next_hash and _valid(next_expires_at, now):
+        hashes.append((PasswordRole.NEXT, next_hash))
+    if previous and _valid(previous_expires_at, now):
+        hashes.append((PasswordRole.PREVIOUS, previous))
     return StationSecrets(station_id, tuple(hashes))
 
 
