@@ -86,7 +86,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     tokens = TokenService(settings)
     commands = CommandRunner()  # owns the tasks that follow remote commands to their outcome
-    health = HealthMonitor(settings=settings, session_factory=session_factory, bus=bus)
+    # On SQLite the monitor's writes take turns with the OCPP group commit and message log.
+    health = HealthMonitor(
+        settings=settings, session_factory=session_factory, bus=bus,
+        write_turn=ocpp.group.write_turn,
+    )  # fmt: skip
     metrics = Metrics(
         session_factory=session_factory,
         stations_connected=lambda: len(registry),
