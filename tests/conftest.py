@@ -19,6 +19,8 @@ import sqlalchemy as sa
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -32,6 +34,11 @@ if TYPE_CHECKING:
     from app.main import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suites run on shared 2-core machines: slow example generation under load is not a
+# failure of the code under test (the property, not the clock, is what these tests check).
+hypothesis_settings.register_profile("shared-machine", suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("shared-machine")
 
 
 def alembic_config(database_url: str) -> Config:
