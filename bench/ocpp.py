@@ -13,14 +13,20 @@ rows and meter samples). The bare server runs the saturation and paced phases to
 import argparse
 import asyncio
 import contextlib
+import itertools
 import random
+import re
+import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: bench/ must not shadow the `ocpp` package
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+import httpx
 from websockets.exceptions import WebSocketException
 
 from bench.harness import (
@@ -44,9 +50,32 @@ from bench.ocpp_station import Station, Tally, clock_origin
 
 BENCH = "ocpp"
 SETUP_CONCURRENCY = 200  # handshakes in flight while setting up (the storm has no limit)
+_DROPPED = re.compile(r"^chargenet_ocpp_message_log_dropped_total (\S+)$", re.MULTILINE)
 
 
-def _tail_s(stations: list[Station]) -> float:
+class CountedStation(Station):
+    """A Station that remembers the unique id of every CALL it got an answer to, so the
+    message log is checked call by call (a total would let a CALL logged but never answered,
+    e.g. on a connection dropped mid-boot, hide one answered but not logged)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answered: list[tuple[str, str]] = []  # (unique id, action)
+        self._last_id = ""
+        self._ids = self._issued()  # type: ignore[assignment]  # counts as it issues
+
+    def _issued(self) -> Iterator[int]:
+        for number in itertools.count(1):
+            self._last_id = str(number)
+            yield number
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        result = await super().call(action, payload)
+        self.answered.append((self._last_id, action))
+        return result
+
+
+def _tail_s(stations: Sequence[Station]) -> float:
     """How long the stations' last calls may take after a phase's deadline: each has one call
     (or a start/stop burst of three) in flight, queued behind everyone else's at the server."""
     return 60 + 0.02 * len(stations)
@@ -68,7 +97,7 @@ async def _gather_bounded(coroutines: list, timeout_s: float) -> int:  # type: i
 
 
 async def saturate(
-    stations: list[Station], tally: Tally, server: Server, seconds: float, profile: str | None
+    stations: Sequence[Station], tally: Tally, server: Server, seconds: float, profile: str | None
 ) -> dict:  # type: ignore[type-arg]
     tally.reset()
     spy = profile_server(server, profile, seconds)
@@ -100,7 +129,7 @@ async def saturate(
 
 
 async def paced(
-    stations: list[Station], tally: Tally, seconds: float, interval_s: float, heartbeat_s: float
+    stations: Sequence[Station], tally: Tally, seconds: float, interval_s: float, heartbeat_s: float
 ) -> dict:  # type: ignore[type-arg]
     tally.reset()
     rng = random.Random(len(stations))
@@ -132,10 +161,12 @@ async def paced(
     }
 
 
-def make_stations(url: str, ids: list[str], tally: Tally, auth: bool, meters: int) -> list[Station]:
+def make_stations(
+    url: str, ids: list[str], tally: Tally, auth: bool, meters: int
+) -> list[CountedStation]:
     origin = clock_origin()
     return [
-        Station(
+        CountedStation(
             url,
             station_id,
             auth=basic_auth(station_id, STATION_PASSWORD) if auth else None,
@@ -149,7 +180,7 @@ def make_stations(url: str, ids: list[str], tally: Tally, auth: bool, meters: in
 
 
 async def connect_and_boot(
-    stations: list[Station],
+    stations: Sequence[Station],
     timeout_s: float,
     *,
     concurrency: int | None = None,
@@ -183,6 +214,40 @@ async def connect_and_boot(
     if cut_off and strict:
         raise TimeoutError(f"{cut_off} of {len(stations)} stations not booted in {timeout_s} s")
     return time.monotonic() - began, cut_off
+
+
+async def unlogged_calls(url: str, stations: list[CountedStation]) -> list[str]:
+    """The answered CALLs with no inbound CALL row in the message log: "station/id action"."""
+    import sqlalchemy as sa
+
+    from app.db.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT station_id, unique_id FROM ocpp_message_log WHERE "
+                    "direction = 'INBOUND' AND kind = 'CALL' AND station_id LIKE 'BENCH%'"
+                )
+            )
+            stored = {(row[0], row[1]) for row in rows}
+    finally:
+        await engine.dispose()
+    return [
+        f"{s.station_id}/{unique_id} {action}"
+        for s in stations
+        for unique_id, action in s.answered
+        if (s.station_id, unique_id) not in stored
+    ]
+
+
+async def log_dropped(port: int) -> float | None:
+    """The server's count of message-log frames dropped (None: not exported)."""
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
+    found = _DROPPED.search(answer.text)
+    return float(found.group(1)) if found else None
 
 
 async def stored_counts(url: str, prefix: str) -> tuple[int, int]:
@@ -262,12 +327,18 @@ async def run_app(kind: str, args: argparse.Namespace) -> dict[str, float]:
             note(f"{kind}: reconnect storm")
             await asyncio.gather(*(s.close() for s in stations))
             answered.reset()
+            storm_bound_s = args.stations * 0.06 + 60
+            spy = profile_server(
+                server, args.profile and f"{args.profile}.{kind}.storm", storm_bound_s
+            )
             # Bounded at 6 s per 100 stations plus a minute (target: 10,000 in 60 s); what is
             # not booted by then is reported, not waited for.
-            storm, storm_cut_off = await connect_and_boot(
-                stations, args.stations * 0.06 + 60, strict=False
-            )
+            storm, storm_cut_off = await connect_and_boot(stations, storm_bound_s, strict=False)
             storm_retries = answered.connect_retries
+            storm_errors = answered.errors
+            if spy is not None:  # the storm is over: py-spy writes its file on SIGINT
+                spy.send_signal(signal.SIGINT)
+                await asyncio.to_thread(spy.wait, 60)
             total += answered.calls
             await asyncio.gather(*(s.close() for s in stations))
             # Every answered CALL must be in the log: wait (bounded) for the batch writer.
@@ -280,6 +351,8 @@ async def run_app(kind: str, args: argparse.Namespace) -> dict[str, float]:
                         if stored[0] >= total and stored[1] >= meters * 2:
                             break
                         await asyncio.sleep(0.5)  # the writer flushes every 0.5 s
+            unlogged = await unlogged_calls(url, stations)
+            dropped = await log_dropped(port)
     common = {"db": kind, "stations": len(ids), "cores": machine()["nproc"]}
     emit(
         BENCH,
@@ -308,9 +381,14 @@ async def run_app(kind: str, args: argparse.Namespace) -> dict[str, float]:
         absorb_s=round(storm, 2),
         absorbed=len(ids) - storm_cut_off,
         connect_retries=storm_retries,
+        storm_call_errors=storm_errors,
         messages_answered=total,
         messages_stored=stored[0],
-        lost=max(0, total - stored[0]),
+        # Answered CALLs with no log row, call by call; `log_dropped`: the server's own count
+        # of frames its message log dropped (/metrics; null when it does not export it).
+        lost=len(unlogged),
+        lost_samples=unlogged[:5],
+        log_dropped=dropped,
         meter_samples_expected=meters * 2,
         meter_samples_stored=stored[1],
         **common,
@@ -387,7 +465,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heartbeat", type=float, default=None, help="paced: s per heartbeat")
     parser.add_argument("--meters", type=int, default=40, help="MeterValues per session")
     parser.add_argument("--db", default="sqlite,postgresql")
-    parser.add_argument("--profile", help="py-spy the server during saturation: PREFIX.<db>")
+    parser.add_argument(
+        "--profile",
+        help="py-spy the server during saturation (PREFIX.<db>) and the storm (PREFIX.<db>.storm)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.stations = args.stations or (100 if quick else 10_000)
