@@ -27,7 +27,7 @@ import json
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Hashable, Iterator
+from collections.abc import Callable, Coroutine, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -162,18 +162,29 @@ class _Group:
 
     async def _run(self) -> None:
         """Each time events arrive: every member not busy gets its waiting events, in order."""
+        # The event rendered last, and its text: a thousand members read the same one in a
+        # pass, and looking it up in `_recent` for each showed in profiles.
+        last: Event | None = None
+        last_text: str | None = None
+        members = self._members
         while True:
             await self._wake.wait()
             self._wake.clear()
-            for member in tuple(self._members):
-                while not member.busy and member in self._members:
-                    event = member.subscription.get_nowait()
-                    if event is None:
-                        break
-                    known, text = self.rendered(event)  # the usual case: no coroutine
-                    if not known:
-                        text = await self.render(event)
-                    if text is None or member not in self._members:
+            for member in tuple(members):
+                if member.busy:
+                    continue
+                take = member.subscription.get_nowait
+                while (event := take()) is not None:
+                    if event is last:
+                        text = last_text
+                    else:
+                        known, text = self.rendered(event)  # no coroutine if rendered already
+                        if not known:
+                            text = await self.render(event)
+                            if member not in members:  # it left while this one rendered
+                                break
+                        last, last_text = event, text
+                    if text is None:
                         continue
                     try:
                         member.rest = eager(member.send(text))
@@ -182,6 +193,7 @@ class _Group:
                     if member.rest is not None or member.error is not None:
                         member.busy = True
                         member.attention.set()
+                        break
 
     def _stopped(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -337,17 +349,18 @@ def _request(query: str | None, operation_name: str | None, variables: Any) -> R
     return Request(query, operation_name, text) if isinstance(query, str) else None
 
 
-def _sender(websocket: Any, prefix: str, alive: Callable[[], bool]) -> Send:
+def _sender(websocket: Any, prefix: str, live: Mapping[str, object], key: str, own: object) -> Send:
     """Sends `prefix + payload + "}"`: the message with the payload JSON spliced in unparsed.
-    Nothing once the operation is over (`alive()` false): the group's task may still hold an
-    event for a subscriber whose `complete` arrived but whose task has not yet ended."""
-    adapter = cast(ASGIWebSocketAdapter, websocket)
+    Nothing once the operation is over (`live[key]` no longer `own`): the group's task may
+    still hold an event for a subscriber whose `complete` arrived but whose task has not yet
+    ended. (A mapping read, not a callback: this runs once per subscriber and event.)"""
+    ws = cast(ASGIWebSocketAdapter, websocket).ws
 
     async def send(payload: str) -> None:
-        if not alive():
+        if live.get(key) is not own:
             return
         try:
-            await adapter.ws.send_text(f"{prefix}{payload}}}")
+            await ws.send_text(f"{prefix}{payload}}}")
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 
@@ -362,12 +375,7 @@ class FanoutTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         hub: FanoutHub | None = getattr(self.view, "fanout", None)
         if request is not None and hub is not None:
             prefix = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":'
-            operations = self.operations
-
-            def alive() -> bool:
-                return operations.get(operation.id) is operation
-
-            send = _sender(self.websocket, prefix, alive)
+            send = _sender(self.websocket, prefix, self.operations, operation.id, operation)
             _DELIVERY.set(Delivery(hub, request, self.context, send))
         await super().run_operation(operation)
 
@@ -386,11 +394,6 @@ class FanoutWSHandler(BaseGraphQLWSHandler[Context, None]):
         hub: FanoutHub | None = getattr(self.view, "fanout", None)
         if request is not None and hub is not None:
             prefix = f'{{"type":"data","id":{json.dumps(operation_id)},"payload":'
-            tasks, task = self.tasks, asyncio.current_task()
-
-            def alive() -> bool:
-                return tasks.get(operation_id) is task
-
-            send = _sender(self.websocket, prefix, alive)
+            send = _sender(self.websocket, prefix, self.tasks, operation_id, asyncio.current_task())
             _DELIVERY.set(Delivery(hub, request, self.context, send))
         await super().handle_async_results(operation_id, query, operation_name, variables)
