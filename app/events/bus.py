@@ -12,6 +12,19 @@ log = logging.getLogger(__name__)
 Event = tuple[str, dict[str, Any]]
 
 
+class _Events(deque[Event]):
+    """A subscription's waiting events; `empty` and `get_nowait` as `asyncio.Queue` has them,
+    for the tests that look into `Subscription._queue` (it was a Queue before)."""
+
+    def empty(self) -> bool:
+        return not self
+
+    def get_nowait(self) -> Event:
+        if not self:
+            raise asyncio.QueueEmpty
+        return self.popleft()
+
+
 class Subscription:
     """Events on the topics a caller subscribed to, in publish order, as `(topic, payload)`.
 
@@ -19,7 +32,7 @@ class Subscription:
     `dropped` counts them: live views re-read state, so a lost event is never a lost state.
     """
 
-    __slots__ = ("_events", "_max_queue", "_waiter", "dropped", "listener", "topics")
+    __slots__ = ("_max_queue", "_queue", "_waiter", "dropped", "listener", "topics")
 
     def __init__(self, topics: frozenset[str], max_queue: int) -> None:
         self.topics = topics
@@ -29,12 +42,12 @@ class Subscription:
         `get_nowait` instead of a task awaiting each (app/graphql/fanout.py)."""
         # A deque and one future, not an asyncio.Queue: the fan-out drains a thousand of
         # these per event, where the Queue's five calls per item showed in profiles.
-        self._events: deque[Event] = deque()
+        self._queue = _Events()
         self._max_queue = max_queue
         self._waiter: asyncio.Future[None] | None = None
 
     def deliver(self, event: Event) -> None:
-        events = self._events
+        events = self._queue
         if len(events) >= self._max_queue:
             events.popleft()
             self.dropped += 1
@@ -48,17 +61,17 @@ class Subscription:
 
     async def get(self) -> Event:
         """The next event, waiting for one; a cancelled wait loses none."""
-        while not self._events:
+        while not self._queue:
             waiter = self._waiter
             if waiter is None or waiter.done():
                 waiter = self._waiter = asyncio.get_running_loop().create_future()
             # Shielded: readers share the future, and one cancelled must not cancel the rest.
             await asyncio.shield(waiter)
-        return self._events.popleft()
+        return self._queue.popleft()
 
     def get_nowait(self) -> Event | None:
         """The next event if one is waiting, else None."""
-        return self._events.popleft() if self._events else None
+        return self._queue.popleft() if self._queue else None
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
