@@ -4,6 +4,7 @@ over TLS for profile 2), with a lockout after repeated failures."""
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -68,8 +69,11 @@ class StationAuthenticator:
         allow_unknown: bool,
         failures: FailureStore | None = None,
         max_cached: int = 100_000,
+        db_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self._session_factory = session_factory
+        # Shared with the endpoint's other per-handshake writes (`OcppServer`): see there.
+        self._db_slots = db_slots or contextlib.nullcontext()
         self._allow_unknown = allow_unknown
         self._failures = failures
         self._key = secrets.token_bytes(32)
@@ -99,9 +103,10 @@ class StationAuthenticator:
             for key in keys:
                 locked_s = max(locked_s, await self._failures.retry_after(key))
         now = datetime.now(UTC)
-        secrets_ = await station_credentials.get_secrets(
-            session_factory=self._session_factory, station_id=station_id, now=now
-        )
+        async with self._db_slots:
+            secrets_ = await station_credentials.get_secrets(
+                session_factory=self._session_factory, station_id=station_id, now=now
+            )
         if secrets_ is None:
             if not self._allow_unknown:
                 log.warning("refused unknown station %r from %s", station_id, address)

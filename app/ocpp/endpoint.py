@@ -1,5 +1,6 @@
 """`/ocpp/{station_id}`: the handshake (credentials, subprotocol) and the connection lifecycle."""
 
+import asyncio
 import gc
 import logging
 import re
@@ -39,6 +40,13 @@ SUPPORTED_VERSIONS = (OcppVersion.V201, OcppVersion.V16)
 _STATION_ID = re.compile(r"^[A-Za-z0-9*\-_.:+|@]{1,48}$")
 CLOSE_PROTOCOL_ERROR = 1002
 _MAX_BUCKETS = 200_000  # rate-limit state kept for this many stations, least recent dropped
+# Database sessions the handshakes (password read, connected / disconnected records) hold
+# at once. A reconnect storm of 10,000 queued ~20,000 checkouts for the pool's 30 connections:
+# those waiting past the pool's 30 s failed (8,986 in one storm: handshakes answered 500,
+# stations left marked online, 9,907 reconnect retries), and the message log and the group
+# commit waited behind them all. Queued here instead, they wait without failing, and the rest
+# of the pool stays free for the others.
+HANDSHAKE_DB_SLOTS = 5
 
 
 def freeze_startup_heap() -> None:
@@ -90,10 +98,12 @@ class OcppServer:
                 max_lockout_s=settings.ocpp_auth_lockout_max_s,
             )
         )
+        self._db_slots = asyncio.Semaphore(HANDSHAKE_DB_SLOTS)
         self.authenticator = StationAuthenticator(
             session_factory=session_factory,
             allow_unknown=settings.ocpp_allow_unknown_stations,
             failures=self.failures,
+            db_slots=self._db_slots,
         )
         # Called with the reason ("lockout", "rate_limit") of every refusal (metrics).
         self.refusal_observers: list[Callable[[str], None]] = []
@@ -198,22 +208,26 @@ class OcppServer:
         if previous is not None:
             log.info("station %s reconnected: closing its previous connection", station_id)
             await previous.close(code=1000, reason="replaced by a newer connection")
+        connected_at = datetime.now(UTC)  # before the wait for a slot
         try:
-            await stations.record_connected(
-                session_factory=self._session_factory,
-                bus=self._bus,
-                station_id=station_id,
-                ocpp_version=version,
-                at=datetime.now(UTC),
-            )
+            async with self._db_slots:
+                await stations.record_connected(
+                    session_factory=self._session_factory,
+                    bus=self._bus,
+                    station_id=station_id,
+                    ocpp_version=version,
+                    at=connected_at,
+                )
             log.info("station %s connected (%s)", station_id, version.value)
             await connection.serve()
         finally:
             if await self.registry.detach(connection):
-                await stations.record_disconnected(
-                    session_factory=self._session_factory,
-                    bus=self._bus,
-                    station_id=station_id,
-                    at=datetime.now(UTC),
-                )
+                at = datetime.now(UTC)  # before the wait for a slot
+                async with self._db_slots:
+                    await stations.record_disconnected(
+                        session_factory=self._session_factory,
+                        bus=self._bus,
+                        station_id=station_id,
+                        at=at,
+                    )
                 log.info("station %s disconnected", station_id)

@@ -1,8 +1,12 @@
 """Station authentication: Basic credentials, argon2 off the loop, and the verification cache."""
 
+import asyncio
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation
@@ -54,3 +58,39 @@ async def test_stations_without_password_need_allow_unknown(
         ghost = await db.get(ChargingStation, "CS-GHOST")
     assert ghost is not None
     assert ghost.registration_status == RegistrationStatus.PENDING
+
+
+class _CountingSessions:
+    """A session factory that counts the sessions open at once."""
+
+    def __init__(self, factory: SessionFactory) -> None:
+        self._factory = factory
+        self.open = self.most = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        self.open += 1
+        self.most = max(self.most, self.open)
+        try:
+            async with self._factory() as db:
+                yield db
+        finally:
+            self.open -= 1
+
+
+async def test_a_reconnect_storm_holds_at_most_the_given_database_slots(
+    session_factory: SessionFactory,
+) -> None:
+    """10,000 handshakes at once each took a pooled connection and starved the pool (those
+    waiting past its 30 s failed); they share the endpoint's slots instead."""
+    for n in range(20):
+        await make_station(session_factory, station_id=f"CS-S{n}", password="right")
+    counting = _CountingSessions(session_factory)
+    auth = StationAuthenticator(
+        session_factory=counting,  # type: ignore[arg-type]  (sessions, counted)
+        allow_unknown=False,
+        db_slots=asyncio.Semaphore(2),
+    )
+    checks = [auth.authenticate(f"CS-S{n}", _header(f"CS-S{n}", "right")) for n in range(20)]
+    assert all(await asyncio.gather(*checks))
+    assert 0 < counting.most <= 2
