@@ -5,13 +5,16 @@ import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from app.events import InProcessEventBus, topics
 from app.graphql.context import Context
-from app.graphql.fanout import Delivery, FanoutHub, Request, eager
+from app.graphql.fanout import Delivery, FanoutHub, Request, _sender, eager
 from app.graphql.schema import schema
 from app.graphql.types.events import EvseStatusChanged
 from tests.graphql.test_fanout import LOCATION, QUERY
@@ -212,3 +215,41 @@ async def test_eager_rest_cancelled_closes_the_coroutine() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned.is_set()
+
+
+class _Socket:
+    """The part of Starlette's WebSocket a sender uses; `closed` makes it fail as on a
+    disconnect."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.closed = False
+
+    async def send_text(self, text: str) -> None:
+        if self.closed:
+            raise WebSocketDisconnect(1006)
+        self.sent.append(text)
+
+
+async def test_a_sender_writes_the_message_only_while_its_operation_is_live() -> None:
+    socket, operation = _Socket(), object()
+    live: dict[str, object] = {"1": operation}
+    send = _sender(
+        SimpleNamespace(ws=socket), '{"id":"1","type":"next","payload":', live, "1", operation
+    )
+    await send('{"data":1}')
+    live["1"] = object()  # completed, and the id reused by a new operation
+    await send('{"data":2}')
+    del live["1"]
+    await send('{"data":3}')
+    assert [json.loads(text) for text in socket.sent] == [
+        {"id": "1", "type": "next", "payload": {"data": 1}}
+    ]
+
+
+async def test_a_sender_on_a_closed_socket_raises_disconnected() -> None:
+    socket, operation = _Socket(), object()
+    send = _sender(SimpleNamespace(ws=socket), '{"payload":', {"1": operation}, "1", operation)
+    socket.closed = True
+    with pytest.raises(WebSocketDisconnected):
+        await send("{}")
