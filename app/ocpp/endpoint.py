@@ -41,12 +41,13 @@ _STATION_ID = re.compile(r"^[A-Za-z0-9*\-_.:+|@]{1,48}$")
 CLOSE_PROTOCOL_ERROR = 1002
 _MAX_BUCKETS = 200_000  # rate-limit state kept for this many stations, least recent dropped
 # Database sessions the handshakes (password read, connected / disconnected records) hold
-# at once. A reconnect storm of 10,000 queued ~20,000 checkouts for the pool's 30 connections:
-# those waiting past the pool's 30 s failed (8,986 in one storm: handshakes answered 500,
-# stations left marked online, 9,907 reconnect retries), and the message log and the group
-# commit waited behind them all. Queued here instead, they wait without failing, and the rest
-# of the pool stays free for the others.
-HANDSHAKE_DB_SLOTS = 5
+# at once. A reconnect storm of 10,000 queued ~20,000 checkouts for the pool's 30 connections
+# (app/db/engine.py: 10 + 20 overflow): those waiting past the pool's 30 s failed (8,986 in
+# one storm: handshakes refused, stations left marked online, BootNotifications answered
+# InternalError). Queued here they wait without failing, and 10 connections stay for the
+# group commit's lanes (8), the message log and the rest. Not fewer: under a storm the event
+# loop lags, each holder keeps its slot that much longer, and 5 slots made the storm slower.
+HANDSHAKE_DB_SLOTS = 20
 
 
 def freeze_startup_heap() -> None:
