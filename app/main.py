@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         session_factory=session_factory,
         stations_connected=lambda: len(registry),
         active_subscriptions=lambda: ActiveSubscriptions.active,
+        message_log=ocpp.message_log,
     )
     ocpp.message_log.observers.append(metrics.observe_frame)
     ocpp_refused = Counter(

@@ -126,6 +126,13 @@ async def test_every_named_metric_exists_and_moves(
     )  # fmt: skip
     subscriptions = "chargenet_graphql_subscriptions_active"
     assert (value(before, subscriptions), value(during, subscriptions)) == (0, 1)
+    # The app wires the message log writer's own counts into /metrics (app/main.py).
+    for name in (
+        "chargenet_ocpp_message_log_written_total",
+        "chargenet_ocpp_message_log_dropped_total",
+    ):
+        assert (name, frozenset()) in during, name
+    assert value(during, "chargenet_ocpp_message_log_dropped_total") == 0
 
 
 async def test_the_message_log_writer_counts_are_counters(session_factory: SessionFactory) -> None:
