@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.db.engine import SessionFactory
+from app.events import EventBus
 from app.ocpp.limits import FailureStore
 from app.services import station_credentials, stations
 from app.services.security import verify_password
@@ -70,8 +71,10 @@ class StationAuthenticator:
         failures: FailureStore | None = None,
         max_cached: int = 100_000,
         db_slots: asyncio.Semaphore | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._bus = bus  # announces a station registered as PENDING (whole-network feeds)
         # Shared with the endpoint's other per-handshake writes (`OcppServer`): see there.
         self._db_slots = db_slots or contextlib.nullcontext()
         self._allow_unknown = allow_unknown
@@ -114,7 +117,7 @@ class StationAuthenticator:
             if locked_s:
                 return AuthDecision(ok=False, retry_after_s=locked_s)
             await stations.register_pending_station(
-                session_factory=self._session_factory, station_id=station_id
+                session_factory=self._session_factory, station_id=station_id, bus=self._bus
             )
             return ALLOWED
         if not secrets_.has_password:

@@ -105,6 +105,7 @@ class OcppServer:
             allow_unknown=settings.ocpp_allow_unknown_stations,
             failures=self.failures,
             db_slots=self._db_slots,
+            bus=bus,
         )
         # Called with the reason ("lockout", "rate_limit") of every refusal (metrics).
         self.refusal_observers: list[Callable[[str], None]] = []

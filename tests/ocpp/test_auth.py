@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.db.engine import SessionFactory
 from app.db.models import ChargingStation
 from app.domain.enums import RegistrationStatus
+from app.events import InProcessEventBus, topics
 from app.ocpp.auth import StationAuthenticator, basic_credentials
 from tests.factories import make_station
 
@@ -58,6 +59,22 @@ async def test_stations_without_password_need_allow_unknown(
         ghost = await db.get(ChargingStation, "CS-GHOST")
     assert ghost is not None
     assert ghost.registration_status == RegistrationStatus.PENDING
+
+
+async def test_a_station_registered_as_pending_is_announced_once(
+    session_factory: SessionFactory,
+) -> None:
+    bus = InProcessEventBus()
+    auth = StationAuthenticator(session_factory=session_factory, allow_unknown=True, bus=bus)
+    async with bus.subscribe(topics.ALL_STATIONS) as feed:
+        assert await auth.authenticate("CS-NEWCOMER", None)
+        assert await auth.authenticate("CS-NEWCOMER", None)  # known now: no second announcement
+        async with asyncio.timeout(5):
+            topic, payload = await feed.get()
+        assert feed.get_nowait() is None
+    assert (topic, payload["type"], payload["station_id"]) == (
+        topics.ALL_STATIONS, "StationAdded", "CS-NEWCOMER",
+    )  # fmt: skip
 
 
 class _CountingSessions:
