@@ -166,6 +166,29 @@ def _status_publisher(bus: EventBus) -> Callable[[list[Event]], Awaitable[None]]
     return publish
 
 
+async def _stations_where(session_factory: SessionFactory, where: list[Any]) -> list[str]:
+    """Ids of the stations matching `where`, read outside any write transaction."""
+    async with session_factory() as db:
+        query = select(ChargingStation.id).where(*where).order_by(col(ChargingStation.id))
+        return list((await db.exec(query)).all())
+
+
+async def _set_online(
+    db: AsyncSession, batch: Sequence[str], where: list[Any], *, online: bool
+) -> list[tuple[str, datetime | None]]:
+    """Set `online` on the stations of `batch` that still match `where`: the UPDATE checks it
+    again, so a station that changed since the read is left alone. Returns (id, the station's
+    last message time) of those it changed, by id."""
+    changed = await db.exec(
+        sa.update(ChargingStation)
+        .where(col(ChargingStation.id).in_(batch), *where)
+        .values(online=online)
+        .returning(col(ChargingStation.id), col(ChargingStation.last_message_at))
+        .execution_options(synchronize_session=False)
+    )
+    return sorted((station_id, heard_at) for station_id, heard_at in changed.all())
+
+
 async def mark_silent_stations_offline(
     *,
     session_factory: SessionFactory,
@@ -190,25 +213,11 @@ async def mark_silent_stations_offline(
         col(ChargingStation.online).is_(True),
         *[or_(col(at).is_(None), col(at) < cutoff) for at in heard],
     ]
-    async with session_factory() as db:
-        candidates = (
-            await db.exec(
-                select(ChargingStation.id).where(*silent).order_by(col(ChargingStation.id))
-            )
-        ).all()
+    candidates = await _stations_where(session_factory, silent)
 
     async def write(db: AsyncSession, batch: Sequence[str]) -> list[Event]:
-        marked = (
-            await db.exec(
-                sa.update(ChargingStation)
-                .where(col(ChargingStation.id).in_(batch), *silent)
-                .values(online=False)
-                .returning(col(ChargingStation.id))
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
         events: list[Event] = []
-        for (station_id,) in sorted(marked):
+        for station_id, _ in await _set_online(db, batch, silent, online=False):
             await health_history.track_connectivity(
                 db, station_id=station_id, online=False, reason="HEARTBEAT_TIMEOUT", at=now
             )
@@ -252,23 +261,11 @@ async def mark_talking_stations_online(
         .correlate(ChargingStation)
     )
     back: list[Any] = [col(ChargingStation.online).is_(False), timed_out]
-    async with session_factory() as db:
-        candidates = (
-            await db.exec(select(ChargingStation.id).where(*back).order_by(col(ChargingStation.id)))
-        ).all()
+    candidates = await _stations_where(session_factory, back)
 
     async def write(db: AsyncSession, batch: Sequence[str]) -> list[Event]:
-        marked = (
-            await db.exec(
-                sa.update(ChargingStation)
-                .where(col(ChargingStation.id).in_(batch), *back)
-                .values(online=True)
-                .returning(col(ChargingStation.id), col(ChargingStation.last_message_at))
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
         events: list[Event] = []
-        for station_id, heard_at in sorted(marked):
+        for station_id, heard_at in await _set_online(db, batch, back, online=True):
             at = heard_at or now
             await health_history.track_connectivity(
                 db, station_id=station_id, online=True, reason="MESSAGE", at=at
