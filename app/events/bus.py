@@ -12,19 +12,6 @@ log = logging.getLogger(__name__)
 Event = tuple[str, dict[str, Any]]
 
 
-class _Events(deque[Event]):
-    """A subscription's waiting events; `empty` and `get_nowait` as `asyncio.Queue` has them,
-    for the tests that look into `Subscription._queue` (it was a Queue before)."""
-
-    def empty(self) -> bool:
-        return not self
-
-    def get_nowait(self) -> Event:
-        if not self:
-            raise asyncio.QueueEmpty
-        return self.popleft()
-
-
 class Subscription:
     """Events on the topics a caller subscribed to, in publish order, as `(topic, payload)`.
 
@@ -42,7 +29,7 @@ class Subscription:
         `get_nowait` instead of a task awaiting each (app/graphql/fanout.py)."""
         # A deque and one future, not an asyncio.Queue: the fan-out drains a thousand of
         # these per event, where the Queue's five calls per item showed in profiles.
-        self._queue = _Events()
+        self._queue: deque[Event] = deque()
         self._max_queue = max_queue
         self._waiter: asyncio.Future[None] | None = None
 

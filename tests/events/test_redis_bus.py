@@ -49,7 +49,7 @@ async def test_subscribers_on_both_instances_each_get_the_event_once(
             for subscription in (on_a, on_b, on_b2):
                 assert [(await subscription.get())[1]["n"] for _ in range(2)] == [1, 2]
     for subscription in (on_a, on_b, on_b2):
-        assert subscription._queue.empty()
+        assert subscription.get_nowait() is None
 
 
 async def test_the_redis_channel_is_released_with_the_last_local_subscriber(

@@ -55,7 +55,9 @@ async def test_only_starts_and_stops_live_past_the_followers_deadline_time_out(
     sweep = sweeper(session_factory, bus)
     async with bus.subscribe(command_topic(orphan_start)) as events:
         swept = await sweep.sweep_once(now=NOW)
-        topic, event = events._queue.get_nowait()
+        delivered = events.get_nowait()
+    assert delivered is not None
+    topic, event = delivered
     assert sorted(swept) == sorted([orphan_start, orphan_stop])
     assert (topic, event["status"]) == (command_topic(orphan_start), "TIMEOUT")
     ids = [orphan_start, orphan_stop, followed, firmware, finished]
